@@ -1,0 +1,204 @@
+"""The `harness` command line: parses, calls the runner or the store, prints. No logic lives here."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from harness.errors import HarnessError
+from harness.output import Format, render
+from harness.paths import default_db
+
+app = typer.Typer(
+    help="Measure LLM vendor lock-in: run the same suites on open and proprietary models, compare in SQL.",
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+)
+providers_app = typer.Typer(help="Provider profiles (providers/*.toml).", no_args_is_help=True)
+tasks_app = typer.Typer(help="Suites and tasks (tasks/).", no_args_is_help=True)
+runs_app = typer.Typer(help="Stored runs.", no_args_is_help=True)
+app.add_typer(providers_app, name="providers")
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(runs_app, name="runs")
+
+console = Console(stderr=False)
+err = Console(stderr=True)
+_state = {"debug": False}
+
+DbOption = Annotated[Path | None, typer.Option("--db", help="DuckDB file [default: runs/harness.duckdb, $HARNESS_DB].")]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="Output format: table, csv or json.")]
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="Verbose logs and full tracebacks.")] = False) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not debug:
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def _format(value: str) -> Format:
+    if value not in ("table", "csv", "json"):
+        raise HarnessError(f"unknown format '{value}'; use table, csv or json")
+    return value  # type: ignore[return-value]
+
+
+class _Bar:
+    """Adapts a rich progress bar to the runner's Progress hooks; shown only once generation starts,
+    so that an early error prints its one line without a bar around it."""
+
+    def __init__(self) -> None:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        self.progress = Progress(*columns, console=err, transient=True)
+        self.task = self.progress.add_task("generating", total=None)
+
+    def start(self, total: int) -> None:
+        self.progress.start()
+        self.progress.update(self.task, total=total, completed=0)
+
+    def advance(self, n: int = 1) -> None:
+        self.progress.advance(self.task, n)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+@app.command("eval")
+def eval_cmd(
+    provider: Annotated[str, typer.Option("--provider", "-p", help="Profile name in providers/.")] = "smollm2",
+    suite: Annotated[str, typer.Option("--suite", "-s", help="Suite name in tasks/.")] = "smoke",
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Run these tasks instead of a suite.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most N docs per task (for quick checks).", min=1)] = None,
+    model_path: Annotated[str | None, typer.Option(help="Local weights folder or .gguf for hf profiles.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Override the profile's batch size.", min=1)] = None,
+    include_path: Annotated[Path | None, typer.Option(help="Extra folder of lm-eval task YAMLs.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Run a suite on a provider and store every sample.
+
+    Example: harness eval --provider smollm2 --suite smoke
+    """
+    from harness.runner import EvalOptions, run_eval
+
+    options = EvalOptions(provider=provider, suite=suite, tasks=task or None, limit=limit, db=db,
+                          model_path=model_path, batch_size=batch_size, include_path=include_path)
+    bar = _Bar()
+    try:
+        outcome = run_eval(options, bar)
+    finally:
+        bar.close()
+    rows = [(s["task"], s["metric"], s["filter"], s["value"], s["stderr"], s["n"]) for s in outcome.scores]
+    render(["task", "metric", "filter", "score", "stderr", "n"], rows, "table", console, title=f"run {outcome.run_id}")
+    rate = outcome.output_tokens / outcome.wall_s if outcome.wall_s else 0.0
+    console.print(f"{outcome.n_requests} samples in {outcome.wall_s:.1f} s ({rate:.1f} generated tokens/s); "
+                  f"stored in {db or default_db()}")
+
+
+@app.command("sql")
+def sql_cmd(
+    query: Annotated[str, typer.Argument(help="A SQL query over the store.")],
+    fmt: FormatOption = "table",
+    db: DbOption = None,
+) -> None:
+    """Run a read-only SQL query over the results.
+
+    Example: harness sql "select task, avg(score) from samples group by task"
+    """
+    from harness.store.queries import run_query
+
+    output = _format(fmt)
+    columns, rows = run_query(db or default_db(), query)
+    render(columns, rows, output, console)
+
+
+@providers_app.command("list")
+def providers_list(fmt: FormatOption = "table") -> None:
+    """List provider profiles.
+
+    Example: harness providers list
+    """
+    from harness.profiles import available_profiles, load_profile
+
+    profiles = [load_profile(name) for name in available_profiles()]
+    rows = [(p.name, p.kind, p.model, p.openness.class_, p.openness.licence) for p in profiles]
+    render(["name", "kind", "model", "openness", "licence"], rows, _format(fmt), console)
+
+
+@providers_app.command("show")
+def providers_show(name: Annotated[str, typer.Argument(help="Profile name.")]) -> None:
+    """Show one profile as validated (allow-listed fields; never a key).
+
+    Example: harness providers show smollm2
+    """
+    import json
+
+    from harness.profiles import load_profile
+
+    profile = load_profile(name)
+    print(json.dumps({**profile.public_dict(), "profile_hash": profile.content_hash()}, indent=2))
+
+
+@tasks_app.command("list")
+def tasks_list(fmt: FormatOption = "table") -> None:
+    """List suites and the tasks each one runs.
+
+    Example: harness tasks list
+    """
+    from harness.suites import available_suites, load_suite
+
+    rows = []
+    for name in available_suites():
+        suite = load_suite(name)
+        rows += [(suite.suite, t.task, t.weight, ", ".join(suite.features)) for t in suite.tasks]
+    render(["suite", "task", "weight", "features"], rows, _format(fmt), console)
+
+
+@runs_app.command("list")
+def runs_list(fmt: FormatOption = "table", db: DbOption = None) -> None:
+    """List stored runs, newest first.
+
+    Example: harness runs list
+    """
+    from harness.store.queries import run_query
+
+    output = _format(fmt)
+    columns, rows = run_query(db or default_db(), (
+        "select run_id, provider, suite, status, started_at, round(wall_s, 1) as wall_s, n_requests"
+        " from runs order by started_at desc"))
+    render(columns, rows, output, console)
+
+
+@runs_app.command("show")
+def runs_show(run_id: Annotated[str, typer.Argument(help="A run id from `harness runs list`.")],
+              fmt: FormatOption = "table", db: DbOption = None) -> None:
+    """Show a run's provenance and per-task scores.
+
+    Example: harness runs show 20261129-101500-ab12cd
+    """
+    from harness.store.queries import show_run
+
+    output = _format(fmt)
+    run, scores = show_run(db or default_db(), run_id)
+    render(list(run), [tuple(run.values())], output, console)
+    render(scores[0], scores[1], output, console)
+
+
+def main() -> None:
+    """Entry point: one line and exit 2 for user errors (full traceback with --debug)."""
+    try:
+        app()
+    except HarnessError as exc:
+        if _state["debug"]:
+            raise
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)

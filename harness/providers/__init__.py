@@ -1,0 +1,1 @@
+"""Providers: the contract (base), the registry, and the built-in kinds."""

@@ -1,0 +1,132 @@
+"""The `hf` provider: a local model through transformers (+ accelerate for device_map).
+
+Batches are grouped by decoding settings and sorted by prompt length, left-padded, and stop as soon
+as every sequence has hit EOS or a stop string; stop strings are then cut here, not by the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from itertools import groupby
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from harness.profiles import Profile
+from harness.providers.base import GenRequest, GenResult, ProviderInfo, cut_at_stop
+from harness.providers.hf_weights import resolve_weights
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
+
+
+class HFProvider:
+    """transformers model + tokenizer; `generate` yields results batch by batch."""
+
+    def __init__(self, profile: Profile) -> None:
+        settings = profile.hf
+        assert settings is not None
+        weights = resolve_weights(profile)
+        self.tokenizer = AutoTokenizer.from_pretrained(weights.folder)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(
+            weights.folder,
+            dtype=_DTYPES[settings.dtype],
+            device_map=settings.device_map,
+            trust_remote_code=settings.trust_remote_code,
+        ).eval()
+        self.batch_size = settings.batch_size
+        template = self.tokenizer.chat_template or ""
+        self.info = ProviderInfo(
+            name=profile.name,
+            kind="hf",
+            model=profile.model,
+            revision=weights.revision,
+            capabilities=dict(profile.capabilities),
+            details={
+                "dtype": str(self.model.dtype).removeprefix("torch."),
+                "device": str(self.model.device),
+                "batch_size": self.batch_size,
+                "padding_side": "left",
+                "weights_source": weights.source,
+                "chat_template_hash": hashlib.sha256(template.encode()).hexdigest()[:16] if template else None,
+                "torch_threads": torch.get_num_threads(),
+            },
+        )
+
+    def _encode(self, request: GenRequest) -> list[int]:
+        if request.messages is None:
+            ids: list[int] = self.tokenizer(request.prompt or "")["input_ids"]
+            return ids
+        messages = [asdict(m) for m in request.messages]
+        prefill = messages[-1]["role"] == "assistant"
+        text = self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=not prefill, continue_final_message=prefill
+        )
+        # The rendered template already carries its special tokens: do not add a second BOS.
+        encoded: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return encoded
+
+    def generate(self, requests: Sequence[GenRequest]) -> Iterator[GenResult]:
+        """Yield one GenResult per request, batch by batch (not in request order)."""
+        encoded = [(req, self._encode(req)) for req in requests]
+
+        def settings(item: tuple[GenRequest, list[int]]) -> tuple:
+            req = item[0]
+            return (req.stop, req.temperature, req.seed)
+
+        # Same decoding settings share a batch; within a group, longest prompts first.
+        encoded.sort(key=lambda item: (settings(item), -len(item[1])))
+        for _, group in groupby(encoded, key=settings):
+            items = list(group)
+            for start in range(0, len(items), self.batch_size):
+                yield from self._generate_batch(items[start : start + self.batch_size])
+
+    @torch.inference_mode()
+    def _generate_batch(self, batch: list[tuple[GenRequest, list[int]]]) -> Iterator[GenResult]:
+        first = batch[0][0]
+        encoding = self.tokenizer.pad({"input_ids": [ids for _, ids in batch]}, return_tensors="pt")
+        padded = {k: v.to(self.model.device) for k, v in encoding.items()}
+        kwargs: dict = {"max_new_tokens": max(req.max_tokens for req, _ in batch)}
+        if first.stop:
+            kwargs.update(stop_strings=list(first.stop), tokenizer=self.tokenizer)
+        if first.temperature > 0:
+            torch.manual_seed(first.seed or 0)
+            kwargs.update(do_sample=True, temperature=first.temperature)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        started = time.perf_counter()
+        output = self.model.generate(**padded, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
+        latency_ms = (time.perf_counter() - started) * 1000
+        new_tokens = output[:, padded["input_ids"].shape[1] :]
+        eos_ids = _as_set(self.model.generation_config.eos_token_id)
+        for (req, ids), row in zip(batch, new_tokens.tolist(), strict=True):
+            row = row[: req.max_tokens]
+            ended = next((i for i, tok in enumerate(row) if tok in eos_ids), None)
+            generated = row if ended is None else row[:ended]
+            text = str(self.tokenizer.decode(generated, skip_special_tokens=True))
+            text, stopped = cut_at_stop(text, req.stop)
+            finish = "stop" if stopped or ended is not None else "length"
+            yield GenResult(
+                key=req.key(),
+                text=text,
+                finish_reason=finish,
+                input_tokens=len(ids),
+                output_tokens=len(generated) + (1 if ended is not None else 0),
+                latency_ms=latency_ms,
+            )
+
+
+def _as_set(value: int | list[int] | None) -> set[int]:
+    if value is None:
+        return set()
+    return {value} if isinstance(value, int) else set(value)
+
+
+def create(profile: Profile) -> HFProvider:
+    """Registry factory for kind 'hf'."""
+    return HFProvider(profile)

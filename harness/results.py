@@ -1,0 +1,82 @@
+"""Turn lm-eval's results into store rows: one per doc x filter x metric, and one per task score."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+from harness.profiles import Profile
+from harness.providers.base import GenResult
+from harness.suites import Suite
+
+
+def _text(value: Any) -> str:
+    """lm-eval hands back strings, chat JSON (JsonChatStr) or one-element lists; flatten to text."""
+    if isinstance(value, list | tuple) and len(value) == 1:
+        value = value[0]
+    prompt = getattr(value, "prompt", None)
+    return prompt if isinstance(prompt, str) else str(value)
+
+
+def _cost(profile: Profile, result: GenResult | None) -> float | None:
+    pricing = profile.pricing
+    if result is None or pricing.input_usd_per_mtok is None or pricing.output_usd_per_mtok is None:
+        return None
+    tokens_in, tokens_out = result.input_tokens or 0, result.output_tokens or 0
+    return (tokens_in * pricing.input_usd_per_mtok + tokens_out * pricing.output_usd_per_mtok) / 1e6
+
+
+def _score(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def collect_samples(
+    run_id: str, results: dict, by_doc: dict[tuple[str, int], GenResult], profile: Profile
+) -> list[dict[str, Any]]:
+    rows = []
+    for task, entries in results.get("samples", {}).items():
+        for entry in entries:
+            doc_id = int(entry["doc_id"])
+            gen = by_doc.get((task, doc_id))
+            context = entry["arguments"][0][0] if entry["arguments"] else ""
+            for metric in entry["metrics"]:
+                rows.append({
+                    "run_id": run_id, "task": task, "doc_id": doc_id, "filter": entry["filter"],
+                    "metric": metric, "doc_hash": entry.get("doc_hash"),
+                    "prompt_hash": entry.get("prompt_hash"), "target_hash": entry.get("target_hash"),
+                    "prompt": _text(context), "target": _text(entry.get("target")),
+                    "response": _text(entry["resps"][0]) if entry["resps"] else "",
+                    "filtered": _text(entry["filtered_resps"][0]) if entry["filtered_resps"] else "",
+                    "score": _score(entry.get(metric)),
+                    "latency_ms": gen.latency_ms if gen else None,
+                    "input_tokens": gen.input_tokens if gen else None,
+                    "output_tokens": gen.output_tokens if gen else None,
+                    "cost_usd": _cost(profile, gen), "error": gen.error if gen else None,
+                })
+    return rows
+
+
+def collect_task_scores(run_id: str, results: dict, suite: Suite) -> list[dict[str, Any]]:
+    rows = []
+    for task, metrics in results.get("results", {}).items():
+        config = results.get("configs", {}).get(task, {})
+        config_hash = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        n = results.get("n-samples", {}).get(task, {}).get("effective")
+        for key, value in metrics.items():
+            if "," not in key or "_stderr," in key:
+                continue
+            metric, filter_name = key.split(",", 1)
+            stderr = _score(metrics.get(f"{metric}_stderr,{filter_name}"))
+            rows.append({
+                "run_id": run_id, "task": task, "metric": metric, "filter": filter_name,
+                "value": _score(value), "stderr": stderr, "n": n, "weight": suite.weight(task),
+                "task_version": str(results.get("versions", {}).get(task)),
+                "num_fewshot": results.get("n-shot", {}).get(task), "config_hash": config_hash,
+            })
+    return rows

@@ -1,0 +1,188 @@
+"""Orchestrates one (provider x suite) run: validate everything, then evaluate and persist as it goes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from harness import provenance
+from harness.errors import HarnessError, RunInterrupted
+from harness.paths import default_db
+from harness.profiles import Profile, load_profile
+from harness.providers.base import GenRequest, GenResult, Provider
+from harness.providers.registry import create_provider
+from harness.results import collect_samples, collect_task_scores
+from harness.store import Store
+from harness.store.writes import GenerationWriter, RunRow, finish_run, insert_run, record_provider, write_scores
+from harness.suites import Suite, adhoc_suite, load_suite
+from harness.tasks_loading import load_tasks
+
+if TYPE_CHECKING:
+    from harness.lm_adapter import ProviderLM
+
+
+class Progress(Protocol):
+    def start(self, total: int) -> None: ...
+    def advance(self, n: int = 1) -> None: ...
+
+
+@dataclass
+class EvalOptions:
+    """One `harness eval`: which provider, which suite (or tasks), and where results go."""
+
+    provider: str
+    suite: str | None = "smoke"
+    tasks: list[str] | None = None
+    limit: int | None = None
+    db: Path | None = None
+    model_path: str | None = None
+    batch_size: int | None = None
+    include_path: Path | None = None
+
+
+@dataclass
+class EvalOutcome:
+    run_id: str
+    status: str
+    wall_s: float
+    n_requests: int
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    output_tokens: int = 0
+
+
+def apply_overrides(profile: Profile, options: EvalOptions) -> Profile:
+    """Command-line overrides become part of the profile, so its hash records them."""
+    if profile.hf is not None and (options.model_path or options.batch_size):
+        hf = profile.hf.model_copy(
+            update={k: v for k, v in (("model_path", options.model_path), ("batch_size", options.batch_size)) if v}
+        )
+        return profile.model_copy(update={"hf": hf})
+    return profile
+
+
+class _Recorder:
+    """Receives each generation as it completes: buffers it for the store and counts progress."""
+
+    def __init__(self, run_id: str, writer: GenerationWriter, progress: Progress | None) -> None:
+        self.run_id, self.writer, self.progress = run_id, writer, progress
+        self.by_doc: dict[tuple[str, int], GenResult] = {}
+        self.output_tokens = 0
+
+    def __call__(self, task: str, doc_id: int, request: GenRequest, result: GenResult) -> None:
+        self.by_doc[(task, doc_id)] = result
+        self.output_tokens += result.output_tokens or 0
+        self.writer.add({
+            "run_id": self.run_id, "task": task, "doc_id": doc_id, "request_key": result.key,
+            "prompt": request.as_text(), "response": result.text, "finish_reason": result.finish_reason,
+            "input_tokens": result.input_tokens, "output_tokens": result.output_tokens,
+            "latency_ms": result.latency_ms, "error": result.error, "fingerprint": result.fingerprint,
+            "model_reported": result.model_reported, "retries": result.retries,
+        })
+        if self.progress:
+            self.progress.advance()
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def _run_row(run_id: str, profile: Profile, digest: str, suite: Suite, provider: Provider, limit: int | None) -> RunRow:
+    versions = provenance.versions()
+    details = provider.info.details
+    return RunRow(
+        run_id=run_id, provider=profile.name, profile_hash=digest, suite=suite.suite,
+        suite_hash=suite.content_hash or None, tasks=suite.task_names, status="running",
+        started_at=datetime.now(UTC).replace(tzinfo=None), seed=profile.generation.seed,
+        batch_size=details.get("batch_size"), dtype=details.get("dtype"), chat_template=profile.chat_template,
+        chat_template_hash=details.get("chat_template_hash"), limit_docs=limit,
+        harness_version=versions["harness"] or "", lm_eval_version=versions["lm_eval"] or "",
+        transformers_version=versions["transformers"], torch_version=versions["torch"],
+        python_version=versions["python"] or "", git_sha=provenance.git_sha(),
+        provenance=json.dumps({"versions": versions, "provider": details, "revision": provider.info.revision}),
+    )
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    try:
+        import numpy as np
+        import torch
+
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+    except ImportError:
+        pass
+
+
+def _evaluate(lm: ProviderLM, loaded: dict, profile: Profile, limit: int | None) -> dict:
+    from lm_eval.evaluator import evaluate
+
+    for task in loaded["tasks"].values():
+        if task.get_config("num_fewshot") is None:
+            task.set_config(key="num_fewshot", value=0)
+        task.set_fewshot_seed(seed=profile.generation.seed)
+    _seed_everything(profile.generation.seed)
+    results = evaluate(
+        lm=lm, task_dict=loaded, limit=limit, bootstrap_iters=1000, log_samples=True,
+        apply_chat_template=profile.chat_template, fewshot_as_multiturn=profile.chat_template,
+        verbosity="ERROR",
+    )
+    if not results:
+        raise HarnessError("lm-eval returned no results")
+    return results
+
+
+def run_eval(options: EvalOptions, progress: Progress | None = None) -> EvalOutcome:
+    """Run a suite on a provider. Everything is validated before a run row exists; the row ends
+    'complete', 'failed' or 'interrupted', never left 'running' by a handled error."""
+    profile = apply_overrides(load_profile(options.provider), options)
+    suite = adhoc_suite(options.tasks) if options.tasks else load_suite(options.suite or "smoke")
+    store = Store(options.db or default_db())
+    with store.connect() as con:
+        digest = record_provider(con, profile)
+    _, loaded = load_tasks(suite.task_names, options.include_path)
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    provider = create_provider(profile)
+    run_id = new_run_id()
+    with store.connect() as con:
+        insert_run(con, _run_row(run_id, profile, digest, suite, provider, options.limit))
+    from harness.lm_adapter import ProviderLM  # imports lm-eval's model layer: only once input is valid
+
+    writer = GenerationWriter(store)
+    recorder = _Recorder(run_id, writer, progress)
+    lm = ProviderLM(provider, recorder, profile.generation.max_tokens, profile.generation.seed)
+    if progress:
+        lm.on_requests = progress.start
+    started = time.monotonic()
+    try:
+        results = _evaluate(lm, loaded, profile, options.limit)
+        writer.flush()
+        samples = collect_samples(run_id, results, recorder.by_doc, profile)
+        scores = collect_task_scores(run_id, results, suite)
+        write_scores(store, samples, scores)
+    except KeyboardInterrupt as exc:
+        _close(store, writer, run_id, "interrupted", "interrupted by the user", started, recorder)
+        raise RunInterrupted(f"run {run_id} interrupted; finished generations are stored") from exc
+    except BaseException as exc:
+        _close(store, writer, run_id, "failed", f"{type(exc).__name__}: {exc}"[:500], started, recorder)
+        raise
+    wall_s = time.monotonic() - started
+    finish_run(store, run_id, "complete", None, wall_s, len(recorder.by_doc))
+    return EvalOutcome(run_id, "complete", wall_s, len(recorder.by_doc), scores, recorder.output_tokens)
+
+
+def _close(store: Store, writer: GenerationWriter, run_id: str, status: str, error: str,
+           started: float, recorder: _Recorder) -> None:
+    """Persist what finished and mark the run; a failure here must not hide the original error."""
+    try:
+        writer.flush()
+        finish_run(store, run_id, status, error, time.monotonic() - started, len(recorder.by_doc))
+    except Exception:
+        logging.getLogger(__name__).exception("could not mark run %s %s", run_id, status)

@@ -1,0 +1,81 @@
+"""DuckDB connections held for short transactions, so other processes can read during a run.
+
+DuckDB lets one process hold a file at a time (even read-only). The writer opens, writes and closes;
+everyone retries for a while on a lock conflict before giving up with one clear line.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from harness.errors import HarnessError
+from harness.store.migrations import migrate
+
+_LOCK = re.compile(r"Could not set lock|Conflicting lock", re.IGNORECASE)
+
+
+class Store:
+    """A DuckDB file; `connect()` yields a migrated connection and closes it afterwards."""
+
+    def __init__(self, path: Path, wait_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.wait_s = wait_s
+        self._migrated = False
+
+    def _prepare(self) -> None:
+        if self.path.is_dir():
+            raise HarnessError(f"database path {self.path} is a directory, not a DuckDB file")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise HarnessError(f"cannot create folder {self.path.parent}: {exc.strerror or exc}") from exc
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.wait_s
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.Error as exc:
+                message = str(exc)
+                if _LOCK.search(message) and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+                    continue
+                raise HarnessError(_describe(self.path, message)) from exc
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open (waiting on another process's lock up to `wait_s`), migrate once, close on exit."""
+        if read_only and not self.path.exists():
+            raise HarnessError(f"no database at {self.path}; run `harness eval` first")
+        if not read_only:
+            self._prepare()
+        con = self._open(read_only)
+        try:
+            if not self._migrated:
+                migrate(con, self.path, read_only=read_only)
+                self._migrated = True
+            yield con
+        finally:
+            con.close()
+
+
+def _describe(path: Path, message: str) -> str:
+    if _LOCK.search(message):
+        pid = re.search(r"PID (\d+)", message)
+        who = f" (PID {pid.group(1)})" if pid else ""
+        return f"database {path} is locked by another process{who}; wait for it to finish and retry"
+    if "not a valid DuckDB database" in message:
+        return f"{path} is not a DuckDB database; pass another --db"
+    if "Permission denied" in message or "Read-only file system" in message:
+        return f"cannot write {path}: permission denied"
+    if "No space left" in message:
+        return f"cannot write {path}: the disk is full"
+    return f"cannot open {path}: {' '.join(message.split())}"

@@ -1,0 +1,93 @@
+"""Ordered, named schema migrations, recorded in `schema_migrations`.
+
+Append new ones at the end; never edit or reorder one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from harness.errors import HarnessError
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def _0001_initial(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("""
+        create table providers (
+            profile_hash varchar primary key, name varchar not null, kind varchar not null,
+            model varchar not null, revision varchar, openness_class varchar, licence varchar,
+            profile_json json not null, first_seen timestamp default current_timestamp)""")
+    con.execute("""
+        create table runs (
+            run_id varchar primary key, provider varchar not null, profile_hash varchar not null,
+            suite varchar not null, suite_hash varchar, tasks varchar[], status varchar not null,
+            error varchar, started_at timestamp not null, finished_at timestamp, wall_s double,
+            n_requests integer, seed integer, batch_size integer, dtype varchar,
+            chat_template boolean, chat_template_hash varchar, limit_docs integer,
+            harness_version varchar, lm_eval_version varchar, transformers_version varchar,
+            torch_version varchar, python_version varchar, git_sha varchar, provenance json)""")
+    # Written as each generation completes, so a crash loses nothing already answered.
+    con.execute("""
+        create table generations (
+            run_id varchar not null, task varchar not null, doc_id integer not null,
+            request_key varchar not null, prompt varchar not null, response varchar not null,
+            finish_reason varchar, input_tokens integer, output_tokens integer, latency_ms double,
+            error varchar, fingerprint varchar, model_reported varchar, retries integer default 0,
+            created_at timestamp default current_timestamp, primary key (run_id, task, doc_id))""")
+    # One row per doc x filter x metric, written when lm-eval has scored the run.
+    con.execute("""
+        create table samples (
+            run_id varchar not null, task varchar not null, doc_id integer not null,
+            filter varchar not null, metric varchar not null, doc_hash varchar, prompt_hash varchar,
+            target_hash varchar, prompt varchar not null, target varchar, response varchar not null,
+            filtered varchar, score double, latency_ms double, input_tokens integer,
+            output_tokens integer, cost_usd double, error varchar,
+            primary key (run_id, task, doc_id, filter, metric))""")
+    con.execute("""
+        create table task_scores (
+            run_id varchar not null, task varchar not null, metric varchar not null,
+            filter varchar not null, value double, stderr double, n integer, weight double,
+            task_version varchar, num_fewshot integer, config_hash varchar,
+            primary key (run_id, task, metric, filter))""")
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("0001_initial", _0001_initial),
+]
+
+
+def migrate(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool = False) -> None:
+    """Apply missing migrations in order; refuse a database made by a newer harness."""
+    known = [name for name, _ in MIGRATIONS]
+    tables = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
+    applied: list[str] = []
+    if "schema_migrations" in tables:
+        applied = [r[0] for r in con.execute("select name from schema_migrations order by id").fetchall()]
+    unknown = [name for name in applied if name not in known]
+    if unknown:
+        raise HarnessError(
+            f"{path} has schema migration '{unknown[0]}' that this harness does not know; upgrade lockin-harness"
+        )
+    pending = [(i, name, fn) for i, (name, fn) in enumerate(MIGRATIONS, 1) if name not in applied]
+    if not pending:
+        return
+    if read_only:
+        raise HarnessError(f"{path} needs schema migrations; run any writing command (e.g. harness eval) first")
+    if "schema_migrations" not in tables:
+        con.execute(
+            "create table schema_migrations (id integer primary key, name varchar not null unique,"
+            " applied_at timestamp default current_timestamp)"
+        )
+    for migration_id, name, fn in pending:
+        con.execute("begin transaction")
+        try:
+            fn(con)
+            con.execute("insert into schema_migrations (id, name) values (?, ?)", [migration_id, name])
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise

@@ -1,0 +1,138 @@
+"""Writes: provider and run rows, generations as they complete, and scores at the end of a run."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import duckdb
+
+from harness.profiles import Profile
+from harness.store.db import Store
+
+
+def record_provider(con: duckdb.DuckDBPyConnection, profile: Profile) -> str:
+    """Store the profile (allow-listed fields only) under its content hash; return the hash."""
+    digest = profile.content_hash()
+    con.execute(
+        "insert into providers (profile_hash, name, kind, model, revision, openness_class, licence, profile_json)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
+        [
+            digest, profile.name, profile.kind, profile.model, profile.revision,
+            profile.openness.class_, profile.openness.licence, json.dumps(profile.public_dict()),
+        ],
+    )
+    return digest
+
+
+@dataclass
+class RunRow:
+    run_id: str
+    provider: str
+    profile_hash: str
+    suite: str
+    suite_hash: str | None
+    tasks: list[str]
+    status: str
+    started_at: Any
+    seed: int
+    batch_size: int | None
+    dtype: str | None
+    chat_template: bool
+    chat_template_hash: str | None
+    limit_docs: int | None
+    harness_version: str
+    lm_eval_version: str
+    transformers_version: str | None
+    torch_version: str | None
+    python_version: str
+    git_sha: str | None
+    provenance: str
+
+
+def insert_run(con: duckdb.DuckDBPyConnection, row: RunRow) -> None:
+    names = [f.name for f in fields(row)]
+    placeholders = ", ".join("?" for _ in names)
+    con.execute(f"insert into runs ({', '.join(names)}) values ({placeholders})", [getattr(row, n) for n in names])
+
+
+def finish_run(store: Store, run_id: str, status: str, error: str | None, wall_s: float, n_requests: int) -> None:
+    with store.connect() as con:
+        con.execute(
+            "update runs set status = ?, error = ?, finished_at = current_timestamp, wall_s = ?, n_requests = ?"
+            " where run_id = ?",
+            [status, error, wall_s, n_requests, run_id],
+        )
+
+
+GENERATION_COLUMNS = (
+    "run_id", "task", "doc_id", "request_key", "prompt", "response", "finish_reason", "input_tokens",
+    "output_tokens", "latency_ms", "error", "fingerprint", "model_reported", "retries",
+)
+
+
+class GenerationWriter:
+    """Buffers generations and commits them in short transactions (at most every `every_s` seconds).
+
+    Holding the file only briefly lets `harness sql` in another terminal read during a run.
+    """
+
+    def __init__(self, store: Store, every_s: float = 2.0) -> None:
+        self.store = store
+        self.every_s = every_s
+        self.pending: list[tuple] = []
+        self.last_flush = time.monotonic()
+        self.written = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.pending.append(tuple(row[c] for c in GENERATION_COLUMNS))
+        if time.monotonic() - self.last_flush >= self.every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        self.last_flush = time.monotonic()
+        if not self.pending:
+            return
+        rows, self.pending = self.pending, []
+        placeholders = ", ".join("?" for _ in GENERATION_COLUMNS)
+        with self.store.connect() as con:
+            con.execute("begin transaction")
+            con.executemany(
+                f"insert or replace into generations ({', '.join(GENERATION_COLUMNS)}) values ({placeholders})",
+                rows,
+            )
+            con.execute("commit")
+        self.written += len(rows)
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Bulk insert dict rows through Arrow (executemany is slow for thousands of rows)."""
+    if not rows:
+        return
+    import pyarrow as pa
+
+    batch = pa.Table.from_pylist(list(rows))
+    con.register("_incoming", batch)
+    try:
+        columns = ", ".join(batch.column_names)
+        con.execute(f"insert into {table} ({columns}) select {columns} from _incoming")
+    finally:
+        con.unregister("_incoming")
+
+
+def write_scores(
+    store: Store, samples: Sequence[dict[str, Any]], task_scores: Sequence[dict[str, Any]]
+) -> None:
+    """Write scored samples and per-task scores in one transaction (all or nothing)."""
+    with store.connect() as con:
+        con.execute("begin transaction")
+        try:
+            insert_rows(con, "samples", samples)
+            insert_rows(con, "task_scores", task_scores)
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise

