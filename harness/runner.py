@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import secrets
 import time
@@ -11,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import ValidationError
 
 from harness import provenance
 from harness.errors import HarnessError, RunInterrupted
@@ -23,6 +26,7 @@ from harness.store import Store
 from harness.store.writes import GenerationWriter, RunRow, finish_run, insert_run, record_provider, write_scores
 from harness.suites import Suite, adhoc_suite, load_suite
 from harness.tasks_loading import load_tasks
+from harness.validation import one_line
 
 if TYPE_CHECKING:
     from harness.lm_adapter import ProviderLM
@@ -45,6 +49,8 @@ class EvalOptions:
     model_path: str | None = None
     batch_size: int | None = None
     include_path: Path | None = None
+    base_url: str | None = None
+    model: str | None = None
 
 
 @dataclass
@@ -58,13 +64,29 @@ class EvalOutcome:
 
 
 def apply_overrides(profile: Profile, options: EvalOptions) -> Profile:
-    """Command-line overrides become part of the profile, so its hash records them."""
+    """Command-line (then env) overrides become part of the profile, so its hash records them."""
+    update: dict[str, Any] = {}
     if profile.hf is not None and (options.model_path or options.batch_size):
-        hf = profile.hf.model_copy(
-            update={k: v for k, v in (("model_path", options.model_path), ("batch_size", options.batch_size)) if v}
-        )
-        return profile.model_copy(update={"hf": hf})
-    return profile
+        changes = (("model_path", options.model_path), ("batch_size", options.batch_size))
+        update["hf"] = profile.hf.model_copy(update={k: v for k, v in changes if v})
+    elif options.model_path or options.batch_size:
+        raise HarnessError(f"--model-path and --batch-size apply to hf profiles; '{profile.name}' is {profile.kind}")
+    if profile.openai is not None:
+        settings = profile.openai
+        base_url = options.base_url or (os.environ.get(settings.base_url_env) if settings.base_url_env else None)
+        model = options.model or (os.environ.get(settings.model_env) if settings.model_env else None)
+        if base_url:
+            update["base_url"] = base_url
+        if model:
+            update["model"] = model
+    elif options.base_url or options.model:
+        raise HarnessError(f"--base-url and --model apply to openai profiles; '{profile.name}' is {profile.kind}")
+    if not update:
+        return profile
+    try:
+        return Profile.model_validate({**profile.model_dump(by_alias=True), **update})
+    except ValidationError as exc:
+        raise HarnessError(one_line(f"provider '{profile.name}' overrides", exc)) from exc
 
 
 class _Recorder:

@@ -11,7 +11,8 @@ def one_line(source: str, exc: ValidationError) -> str:
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
-    elif "input" in first and first["type"] not in ("missing",):
+    elif "input" in first and first["loc"] and first["type"] not in ("missing", "value_error"):
+        # Echo only a field's own rejected value (never a whole section, never a validator's input).
         msg = f"{msg} (got {first['input']!r})"
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{source}: {where}: {msg}{more}"

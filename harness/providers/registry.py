@@ -18,6 +18,7 @@ ENTRY_POINT_GROUP = "lockin_harness.providers"
 # kind -> (module path, factory name, pip extra that brings its dependencies)
 _BUILTINS: dict[str, tuple[str, str, str | None]] = {
     "hf": ("harness.providers.hf", "create", "hf"),
+    "openai": ("harness.providers.openai_api", "create", None),
     "fake": ("harness.providers.fake", "create", None),
 }
 

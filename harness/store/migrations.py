@@ -55,8 +55,18 @@ def _0001_initial(con: duckdb.DuckDBPyConnection) -> None:
             primary key (run_id, task, metric, filter))""")
 
 
+def _0002_run_agreement(con: duckdb.DuckDBPyConnection) -> None:
+    # How often two runs (e.g. one model through transformers and through an API server) answer alike.
+    con.execute("""
+        create table run_agreement (
+            run_a varchar not null, run_b varchar not null, task varchar not null, n integer not null,
+            same_response integer not null, same_filtered integer not null, same_score integer not null,
+            computed_at timestamp default current_timestamp, primary key (run_a, run_b, task))""")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _0001_initial),
+    ("0002_run_agreement", _0002_run_agreement),
 ]
 
 

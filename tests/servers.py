@@ -1,0 +1,182 @@
+"""Real HTTP servers on 127.0.0.1 for the API path: a scripted fault server and llama.cpp's server."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+# Kinds a prompt can ask for with "fault=<kind>"; transient ones fail `times=N` calls (default 1).
+PERMANENT = {"ctx400", "401", "always500", "echo400"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ScriptedServer:
+    """An OpenAI-compatible chat endpoint whose answers are scripted by the prompt's text.
+
+    A prompt containing `fault=503;times=2` gets two 503s, then an answer. `every` makes every
+    Nth distinct prompt fail once with `every_kind`, for whole-suite runs. `delay_s` delays every
+    answer (for throughput benchmarks). Counts calls, headers seen and peak concurrency.
+    """
+
+    def __init__(self, delay_s: float = 0.0, every: int = 0, every_kind: str = "503") -> None:
+        self.delay_s, self.every, self.every_kind = delay_s, every, every_kind
+        self.calls: Counter[str] = Counter()
+        self.auth_headers: set[str] = set()
+        self.in_flight = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.httpd.request_queue_size = 256
+        self.port = self.httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> ScriptedServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _plan(self, content: str, call: int) -> str | None:
+        match = re.search(r"fault=(\w+)(?:;times=(\d+))?", content)
+        if match:
+            kind, times = match.group(1), int(match.group(2) or 1)
+            return kind if kind in PERMANENT or call <= times else None
+        if self.every and call == 1 and sum(map(ord, content)) % self.every == 0:
+            return self.every_kind
+        return None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                self._send(200, json.dumps({"object": "list", "data": [{"id": "scripted"}]}).encode())
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                request = json.loads(self.rfile.read(length))
+                server.auth_headers.add(self.headers.get("Authorization", ""))
+                messages = request.get("messages") or [{"content": request.get("prompt", "")}]
+                content = str(messages[-1]["content"])
+                with server.lock:
+                    server.calls[content] += 1
+                    call = server.calls[content]
+                    server.in_flight += 1
+                    server.peak = max(server.peak, server.in_flight)
+                try:
+                    self._answer(request, content, server._plan(content, call))
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+            def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+                body = {"error": {"message": message, "type": "invalid_request_error", "code": None}}
+                self._send(status, json.dumps(body).encode(), headers)
+
+            def _answer(self, request: dict, content: str, fault: str | None) -> None:
+                if fault == "slow":
+                    time.sleep(3)
+                elif fault == "reset":
+                    # SO_LINGER 0 makes close() send a TCP reset instead of a clean FIN.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                    return
+                simple = {"429": (429, {}), "429ra": (429, {"Retry-After": "1"}), "500": (500, {}),
+                          "502": (502, {}), "503": (503, {}), "always500": (500, {}), "401": (401, {})}
+                if fault in simple:
+                    status, headers = simple[fault]
+                    return self._error(status, f"scripted {fault}", headers)
+                if fault == "ctx400":
+                    return self._error(400, "This model's maximum context length is 2048 tokens.")
+                if fault == "echo400":
+                    return self._error(400, f"bad request from key {self.headers.get('Authorization', '')}")
+                if fault == "badjson":
+                    return self._send(200, b'{"id": "x", "choices": [')
+                if server.delay_s:
+                    time.sleep(server.delay_s)
+                choices = [] if fault == "empty" else [{
+                    "index": 0, "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": f"ok {content[-12:]}"},
+                }]
+                body = {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "scripted-1",
+                        "system_fingerprint": "fp_scripted", "choices": choices,
+                        "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}}
+                self._send(200, json.dumps(body).encode())
+
+        return Handler
+
+
+class LlamaCppServer:
+    """llama-cpp-python's OpenAI-compatible server on a free loopback port, stopped by its PID."""
+
+    def __init__(self, gguf: Path, log: Path) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.log = log
+        self.command = [
+            sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+            "--port", str(self.port), "--n_threads", "2", "--n_ctx", "2048",
+        ]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 120) -> None:
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"llama.cpp server exited: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError("llama.cpp server did not become ready")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
