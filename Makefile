@@ -64,7 +64,7 @@ test-fast: $(STAMP) $(LLAMACPP_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check harness tests tasks
+	$(BIN)/ruff check harness tests tasks bench
 	$(BIN)/mypy
 
 clean:

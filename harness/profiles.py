@@ -79,6 +79,7 @@ class OpenAISettings(_Strict):
     max_retry_time_s: float = Field(default=120.0, gt=0)  # per sample, waits included
     backoff_base_s: float = Field(default=0.5, gt=0)  # first backoff; doubles per retry, with full jitter
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    http_backend: Literal["aiohttp", "httpx"] = "aiohttp"  # the SDK's transport
     max_stop_sequences: int = Field(default=4, ge=0)  # OpenAI takes 4; the rest are cut client-side
     extra_body: dict[str, Any] = {}  # server-specific decoding fields, e.g. llama.cpp's repeat_penalty
     base_url_env: str | None = None  # env var that overrides base_url

@@ -195,6 +195,10 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> EvalOutc
     except BaseException as exc:
         _close(store, writer, run_id, "failed", f"{type(exc).__name__}: {exc}"[:500], started, recorder)
         raise
+    finally:
+        close = getattr(provider, "close", None)
+        if callable(close):
+            close()
     wall_s = time.monotonic() - started
     finish_run(store, run_id, "complete", None, wall_s, len(recorder.by_doc))
     return EvalOutcome(run_id, "complete", wall_s, len(recorder.by_doc), scores, recorder.output_tokens)

@@ -36,14 +36,14 @@ class ScriptedServer:
     answer (for throughput benchmarks). Counts calls, headers seen and peak concurrency.
     """
 
-    def __init__(self, delay_s: float = 0.0, every: int = 0, every_kind: str = "503") -> None:
+    def __init__(self, delay_s: float = 0.0, every: int = 0, every_kind: str = "503", port: int = 0) -> None:
         self.delay_s, self.every, self.every_kind = delay_s, every, every_kind
         self.calls: Counter[str] = Counter()
         self.auth_headers: set[str] = set()
         self.in_flight = 0
         self.peak = 0
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
         self.httpd.request_queue_size = 256
         self.port = self.httpd.server_address[1]
@@ -72,6 +72,9 @@ class ScriptedServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle on, the body waits for the client's
+            # delayed ACK (~40 ms), which would be measured as client overhead.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -180,3 +183,23 @@ class LlamaCppServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+def serve_scripted_in_subprocess(delay_s: float) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a ScriptedServer in its own process (so it does not share a GIL with the client being
+    measured); return (process, base_url) once it answers."""
+    port = free_port()
+    code = ("import sys, time; from tests.servers import ScriptedServer as S; s = S(delay_s=float(sys.argv[1]),"
+            " port=int(sys.argv[2])); s.__enter__(); time.sleep(10**6)")
+    process = subprocess.Popen([sys.executable, "-c", code, str(delay_s), str(port)],
+                               cwd=Path(__file__).resolve().parent.parent)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"{base_url}/models", timeout=1):
+                return process, base_url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("scripted server did not start")
+

@@ -16,6 +16,16 @@ from tests.servers import ScriptedServer
 OPENNESS = {"class": "proprietary", "licence": "proprietary", "weights": False, "code": False, "data": False}
 
 
+_OPEN: list[OpenAIProvider] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_providers() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
     with ScriptedServer() as scripted:
@@ -28,7 +38,9 @@ def make_provider(base_url: str, **openai: object) -> OpenAIProvider:
         "name": "scripted", "kind": "openai", "model": "scripted", "base_url": base_url,
         "openness": OPENNESS, "openai": settings,
     })
-    return OpenAIProvider(profile)
+    provider = OpenAIProvider(profile)
+    _OPEN.append(provider)
+    return provider
 
 
 def ask(text: str) -> GenRequest:
@@ -38,9 +50,10 @@ def ask(text: str) -> GenRequest:
 TRANSIENT = ["429", "429ra", "500", "502", "503", "slow", "reset", "badjson", "empty"]
 
 
+@pytest.mark.parametrize("backend", ["aiohttp", "httpx"])
 @pytest.mark.parametrize("fault", TRANSIENT)
-def test_transient_faults_are_retried_and_recovered(server: ScriptedServer, fault: str) -> None:
-    provider = make_provider(server.base_url)
+def test_transient_faults_are_retried_and_recovered(server: ScriptedServer, fault: str, backend: str) -> None:
+    provider = make_provider(server.base_url, http_backend=backend)
     started = time.monotonic()
     [result] = list(provider.generate([ask(f"hello fault={fault}")]))
     assert result.error is None, result.error

@@ -5,6 +5,7 @@ from pathlib import Path
 import duckdb
 
 from harness.runner import EvalOptions, run_eval
+from harness.store import Store
 
 
 def _db(runs: Path) -> duckdb.DuckDBPyConnection:
@@ -61,34 +62,35 @@ def test_limit_and_task_selection(isolated_runs: Path) -> None:
         con.close()
 
 
+_WATCHER = """
+import sys, time, duckdb
+path, until = sys.argv[1], time.time() + float(sys.argv[2])
+while time.time() < until:
+    try:
+        con = duckdb.connect(path, read_only=True)
+        try:
+            print(con.execute("select count(*) from generations").fetchone()[0], flush=True)
+        finally:
+            con.close()
+    except duckdb.Error:
+        pass
+    time.sleep(0.2)
+"""
+
+
 def test_generations_are_written_while_the_run_goes(isolated_runs: Path, profiles: Path) -> None:
     """With a slow provider, generations reach the file before the run ends (short write transactions),
-    and a reader in another thread can open the database meanwhile."""
-    import threading
+    and a reader in another process opens the database meanwhile."""
+    import subprocess
+    import sys
 
     text = (profiles / "fake.toml").read_text().replace("[fake]", "[fake]\ndelay_ms = 150")
     (profiles / "slow-fake.toml").write_text(text)
-    seen: list[int] = []
-    stop = threading.Event()
-
-    def watch() -> None:
-        path = isolated_runs / "harness.duckdb"
-        while not stop.is_set():
-            try:
-                con = duckdb.connect(str(path), read_only=True)
-                try:
-                    seen.append(con.execute("select count(*) from generations").fetchone()[0])
-                finally:
-                    con.close()
-            except duckdb.Error:
-                pass
-            stop.wait(0.2)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        run_eval(EvalOptions(provider="slow-fake", tasks=["smoke_choice"], limit=24))
-    finally:
-        stop.set()
-        watcher.join()
+    with Store(isolated_runs / "harness.duckdb").connect():
+        pass  # create the file so the watcher can open it from the start
+    watcher = subprocess.Popen([sys.executable, "-c", _WATCHER, str(isolated_runs / "harness.duckdb"), "8"],
+                               stdout=subprocess.PIPE, text=True)
+    outcome = run_eval(EvalOptions(provider="slow-fake", tasks=["smoke_choice"], limit=24))
+    seen = [int(line) for line in watcher.communicate(timeout=60)[0].split()]
+    assert outcome.status == "complete"
     assert any(0 < n < 24 for n in seen), seen

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -35,6 +36,10 @@ class GenRequest:
 
     def key(self) -> str:
         """A stable hash of everything that determines the answer (not of who answers)."""
+        return self._key
+
+    @cached_property
+    def _key(self) -> str:
         payload = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
