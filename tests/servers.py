@@ -40,6 +40,7 @@ class ScriptedServer:
         self.delay_s, self.every, self.every_kind = delay_s, every, every_kind
         self.calls: Counter[str] = Counter()
         self.auth_headers: set[str] = set()
+        self.org_project: set[tuple[str | None, str | None]] = set()
         self.in_flight = 0
         self.peak = 0
         self.lock = threading.Lock()
@@ -95,6 +96,7 @@ class ScriptedServer:
                 length = int(self.headers.get("Content-Length", 0))
                 request = json.loads(self.rfile.read(length))
                 server.auth_headers.add(self.headers.get("Authorization", ""))
+                server.org_project.add((self.headers.get("OpenAI-Organization"), self.headers.get("OpenAI-Project")))
                 messages = request.get("messages") or [{"content": request.get("prompt", "")}]
                 content = str(messages[-1]["content"])
                 with server.lock:
@@ -134,10 +136,13 @@ class ScriptedServer:
                     return self._send(200, b'{"id": "x", "choices": [')
                 if server.delay_s:
                     time.sleep(server.delay_s)
-                choices = [] if fault == "empty" else [{
-                    "index": 0, "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": f"ok {content[-12:]}"},
-                }]
+                answer = f"ok {content[-12:]}"
+                choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
+                if "prompt" in request:  # legacy completions
+                    choice["text"] = answer
+                else:
+                    choice["message"] = {"role": "assistant", "content": answer}
+                choices = [] if fault == "empty" else [choice]
                 body = {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "scripted-1",
                         "system_fingerprint": "fp_scripted", "choices": choices,
                         "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}}

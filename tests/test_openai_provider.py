@@ -154,3 +154,17 @@ def test_retry_after_forms() -> None:
     assert policy.delay(0, 5.0) == 5.0 and policy.delay(0, 100.0) == 8.0
     assert all(0 <= policy.delay(3, None) <= 8.0 for _ in range(100))
     assert policy.allows(1, 0.0, 1.0) and not policy.allows(2, 0.0, 1.0)
+
+
+def test_legacy_completions_api(server: ScriptedServer) -> None:
+    provider = make_provider(server.base_url, api="completions")
+    [result] = list(provider.generate([GenRequest(prompt="Q: 2+2?\nA:", max_tokens=4, stop=("\n",))]))
+    assert result.error is None and result.text == "ok Q: 2+2?"  # cut at the newline client-side
+    assert server.calls["Q: 2+2?\nA:"] == 1
+
+
+def test_organization_and_project_are_sent(server: ScriptedServer) -> None:
+    provider = make_provider(server.base_url, organization="org-123", project="proj-9")
+    [result] = list(provider.generate([ask("who")]))
+    assert result.error is None
+    assert ("org-123", "proj-9") in server.org_project

