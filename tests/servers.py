@@ -189,22 +189,3 @@ class LlamaCppServer:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
 
-
-def serve_scripted_in_subprocess(delay_s: float) -> tuple[subprocess.Popen[bytes], str]:
-    """Start a ScriptedServer in its own process (so it does not share a GIL with the client being
-    measured); return (process, base_url) once it answers."""
-    port = free_port()
-    code = ("import sys, time; from tests.servers import ScriptedServer as S; s = S(delay_s=float(sys.argv[1]),"
-            " port=int(sys.argv[2])); s.__enter__(); time.sleep(10**6)")
-    process = subprocess.Popen([sys.executable, "-c", code, str(delay_s), str(port)],
-                               cwd=Path(__file__).resolve().parent.parent)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    for _ in range(100):
-        try:
-            with urllib.request.urlopen(f"{base_url}/models", timeout=1):
-                return process, base_url
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("scripted server did not start")
-
