@@ -168,6 +168,39 @@ def tasks_list(fmt: FormatOption = "table") -> None:
     render(["suite", "task", "weight", "features"], rows, _format(fmt), console)
 
 
+@tasks_app.command("new")
+def tasks_new(
+    name: Annotated[str | None, typer.Argument(help="Task name (lowercase, digits, _).")] = None,
+    source: Annotated[Path | None, typer.Option("--from", help="JSONL rows: input, reference, metadata.")] = None,
+    metric: Annotated[str, typer.Option(help="exact, contains, regex, numeric, json_valid, json_schema or code.")
+                      ] = "exact",
+    spec: Annotated[Path | None, typer.Option(help="A YAML spec instead of the options (see README).")] = None,
+    max_tokens: Annotated[int, typer.Option(help="Generation cap per row.", min=1)] = 256,
+    force: Annotated[bool, typer.Option(help="Replace an existing task of that name.")] = False,
+) -> None:
+    """Turn a team's own prompts (JSONL) into a runnable task under tasks/custom/.
+
+    Example: harness tasks new support_faq --from prompts.jsonl --metric contains
+    """
+    from pydantic import ValidationError
+
+    from harness.custom.build import CustomTaskSpec, create_task, load_spec
+    from harness.validation import one_line
+
+    if spec is not None:
+        task_spec = load_spec(spec)
+    elif name and source:
+        try:
+            task_spec = CustomTaskSpec.model_validate(
+                {"task": name, "data": source, "metric": metric, "max_tokens": max_tokens})
+        except ValidationError as exc:
+            raise HarnessError(one_line("tasks new", exc)) from exc
+    else:
+        raise HarnessError("give NAME and --from FILE.jsonl, or --spec FILE.yaml")
+    folder = create_task(task_spec, force=force)
+    console.print(f"task '{task_spec.task}' written to {folder}; run it with: harness eval -t {task_spec.task}")
+
+
 @runs_app.command("list")
 def runs_list(fmt: FormatOption = "table", db: DbOption = None) -> None:
     """List stored runs, newest first.
