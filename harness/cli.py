@@ -288,3 +288,10 @@ def main() -> None:
             raise
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug or an unexpected library error: still one line, unless --debug
+        if _state["debug"]:
+            raise
+        detail = " ".join(str(exc).split())[:300]
+        err.print(f"error: {type(exc).__name__}: {detail} (run with --debug for the traceback)",
+                  markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)

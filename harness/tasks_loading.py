@@ -14,6 +14,8 @@ def task_manager(include_paths: list[Path], with_builtins: bool) -> Any:
     """A TaskManager over our task folders; indexing lm-eval's built-ins costs ~6 s, so only on demand."""
     from lm_eval.tasks import TaskManager
 
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+
     for path in include_paths:
         if not path.is_dir():
             raise HarnessError(f"task folder {path} does not exist")
@@ -34,7 +36,12 @@ def load_tasks(names: list[str], include_path: Path | None = None) -> tuple[Any,
         loaded = manager.load(names)
     except HarnessError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # lm-eval raises many types for bad YAML or missing data
         detail = " ".join(str(exc).split())[:300]
+        if "Couldn't reach" in detail or "OfflineModeIsEnabled" in detail or isinstance(exc, ConnectionError):
+            raise HarnessError(
+                f"tasks {', '.join(names)} need their data from the Hugging Face hub, which cannot be reached "
+                "(offline); run the offline pack tasks instead (`harness tasks list`, e.g. pack_gsm8k_cot)"
+            ) from exc
         raise HarnessError(f"cannot load tasks {', '.join(names)}: {type(exc).__name__}: {detail}") from exc
     return manager, loaded

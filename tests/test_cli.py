@@ -43,6 +43,7 @@ def _no_complete_run(runs: Path) -> None:
         (["sql", "select * from nowhere"], "no database|SQL error"),
         (["runs", "show", "nope"], "no database|no run"),
         (["sql", "select 1", "--format", "xml"], "unknown format"),
+        (["eval", "-p", "fake", "-t", "gsm8k", "--limit", "2"], "need their data from the Hugging Face hub"),
     ],
 )
 def test_bad_arguments(isolated_runs: Path, args: list[str], pattern: str) -> None:
