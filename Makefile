@@ -54,6 +54,7 @@ serve-llamacpp: $(LLAMACPP_STAMP)
 	$(BIN)/python -m llama_cpp.server --model "$(GGUF)" --host 127.0.0.1 --port $(PORT) --n_threads 2
 
 eval: $(STAMP)
+	$(if $(filter-out smoke,$(SUITE)),$(BIN)/harness data pull)
 	$(BIN)/harness eval --provider $(PROVIDER) --suite $(SUITE) $(if $(MODEL_PATH),--model-path $(MODEL_PATH)) \
 		$(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(MODEL),--model $(MODEL)) $(ARGS)
 

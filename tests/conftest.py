@@ -26,13 +26,23 @@ def isolated_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return runs
 
 
+def _writable_copy(name: str, variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / name
+    shutil.copytree(ROOT / name, folder)
+    monkeypatch.setenv(variable, str(folder))
+    return folder
+
+
 @pytest.fixture
 def profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A writable copy of the shipped profiles, so a test can add broken ones."""
-    folder = tmp_path / "providers"
-    shutil.copytree(ROOT / "providers", folder)
-    monkeypatch.setenv("HARNESS_PROVIDERS_DIR", str(folder))
-    return folder
+    return _writable_copy("providers", "HARNESS_PROVIDERS_DIR", tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A writable copy of the shipped tasks folder (suites, task YAMLs, packs.toml)."""
+    return _writable_copy("tasks", "HARNESS_TASKS_DIR", tmp_path, monkeypatch)
 
 
 def run_harness(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -11,15 +10,7 @@ import pytest
 
 from harness.custom.metrics import score
 from harness.runner import EvalOptions, run_eval
-from tests.conftest import ROOT, run_harness
-
-
-@pytest.fixture
-def tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "tasks"
-    shutil.copytree(ROOT / "tasks", folder)
-    monkeypatch.setenv("HARNESS_TASKS_DIR", str(folder))
-    return folder
+from tests.conftest import run_harness
 
 
 @pytest.mark.parametrize(

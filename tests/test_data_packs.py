@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from harness.data.packs import load_packs, pack_file
 from harness.errors import HarnessError
-from tests.conftest import ROOT, run_harness
+from tests.conftest import run_harness
 
 
 @pytest.fixture
@@ -48,9 +47,7 @@ def test_pull_all_then_tamper(data_dir: Path) -> None:
     assert pack_file("gsm8k") == victim
 
 
-def test_a_file_that_does_not_match_its_pin_is_refused(tmp_path: Path, data_dir: Path) -> None:
-    tasks = tmp_path / "tasks"
-    shutil.copytree(ROOT / "tasks", tasks)
+def test_a_file_that_does_not_match_its_pin_is_refused(tasks: Path, data_dir: Path) -> None:
     packs = tasks / "packs.toml"
     text = packs.read_text()
     good = load_packs()["humaneval"].sha256
