@@ -43,6 +43,11 @@ class GenRequest:
         payload = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
+    @cached_property
+    def message_dicts(self) -> list[dict[str, str]]:
+        """The messages as JSON-ready dicts (built once: API providers send them on every retry)."""
+        return [{"role": m.role, "content": m.content} for m in self.messages or ()]
+
     def as_text(self) -> str:
         """The request as one readable string: the prompt, or the messages as JSON."""
         if self.prompt is not None:

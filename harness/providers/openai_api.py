@@ -14,7 +14,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -214,7 +213,7 @@ class OpenAIProvider:
             body["prompt"] = request.prompt
             path = "/completions"
         else:
-            body["messages"] = [asdict(m) for m in request.messages] if request.messages else [
+            body["messages"] = request.message_dicts if request.messages else [
                 {"role": "user", "content": request.prompt or ""}
             ]
             path = "/chat/completions"
