@@ -75,3 +75,25 @@ def test_llama_profile_loads_through_its_local_path_override(isolated_runs: Path
         assert profile.fetchone() == ("LLAMA_MODEL_PATH",)
     finally:
         con.close()
+
+
+def test_a_model_without_chat_template_needs_the_raw_prompt_policy(isolated_runs: Path, tmp_path: Path,
+                                                                    profiles: Path) -> None:
+    import shutil
+
+    from harness.profiles import load_profile
+    from harness.providers.hf_weights import resolve_weights
+
+    base = tmp_path / "base-model"
+    shutil.copytree(resolve_weights(load_profile("smollm2")).folder, base)
+    (base / "chat_template.jinja").unlink()
+    result = run_harness("eval", "-p", "llama", "-t", "smoke_choice", "--limit", "2", "--model-path", str(base),
+                         env={"HARNESS_PROVIDERS_DIR": str(profiles)})
+    assert result.returncode == 2
+    assert "has no chat template; set chat_template = false" in result.stderr
+    # With the raw-prompt policy the same weights run (lm-eval renders the few-shot prompt as text).
+    raw = (profiles / "llama.toml").read_text().replace("chat_template = true", "chat_template = false")
+    (profiles / "llama-base.toml").write_text(raw)
+    result = run_harness("eval", "-p", "llama-base", "-t", "smoke_choice", "--limit", "2", "--model-path", str(base),
+                         env={"HARNESS_PROVIDERS_DIR": str(profiles)})
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -15,6 +15,7 @@ from itertools import groupby
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from harness.errors import HarnessError
 from harness.profiles import Profile
 from harness.providers.base import GenRequest, GenResult, ProviderInfo, cut_at_stop
 from harness.providers.hf_weights import resolve_weights
@@ -30,6 +31,11 @@ class HFProvider:
         assert settings is not None
         weights = resolve_weights(profile)
         self.tokenizer = AutoTokenizer.from_pretrained(weights.folder)
+        if profile.chat_template and not self.tokenizer.chat_template:
+            raise HarnessError(
+                f"provider '{profile.name}': {profile.model} has no chat template; "
+                "set chat_template = false in its profile (a base model gets raw prompts)"
+            )
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
