@@ -170,7 +170,6 @@ def run_eval(options: EvalOptions, progress: Progress | None = None) -> EvalOutc
     with store.connect() as con:
         digest = record_provider(con, profile)
     _, loaded = load_tasks(suite.task_names, options.include_path)
-    logging.getLogger("lm_eval").setLevel(logging.ERROR)
     provider = create_provider(profile)
     run_id = new_run_id()
     with store.connect() as con:

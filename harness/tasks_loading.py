@@ -14,7 +14,8 @@ def task_manager(include_paths: list[Path], with_builtins: bool) -> Any:
     """A TaskManager over our task folders; indexing lm-eval's built-ins costs ~6 s, so only on demand."""
     from lm_eval.tasks import TaskManager
 
-    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    if logging.getLogger().level > logging.DEBUG:  # lm-eval's chatter stays visible under --debug
+        logging.getLogger("lm_eval").setLevel(logging.ERROR)
 
     for path in include_paths:
         if not path.is_dir():
@@ -31,7 +32,6 @@ def load_tasks(names: list[str], include_path: Path | None = None) -> tuple[Any,
     unknown = [name for name in names if name not in manager.all_tasks]
     if unknown:
         raise HarnessError(f"unknown task '{unknown[0]}': not in {tasks_dir()} nor lm-eval's built-in tasks")
-    logging.getLogger("lm_eval").setLevel(logging.ERROR)
     try:
         loaded = manager.load(names)
     except HarnessError:

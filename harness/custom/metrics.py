@@ -7,7 +7,6 @@ import math
 import re
 from typing import Any
 
-METRICS = ("exact", "contains", "regex", "numeric", "json_valid", "json_schema", "code")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
