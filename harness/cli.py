@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from harness.cli_analysis import compare_cmd
 from harness.errors import HarnessError
 from harness.output import Format, render
 from harness.paths import default_db
@@ -30,6 +31,7 @@ app.add_typer(providers_app, name="providers")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(runs_app, name="runs")
 app.add_typer(data_app, name="data")
+app.command("compare")(compare_cmd)
 
 console = Console(stderr=False)
 err = Console(stderr=True)

@@ -62,12 +62,24 @@ def collect_samples(
     return rows
 
 
+def primary_pair(config: dict, suite: Suite, task: str) -> tuple[str | None, str]:
+    """The (metric, filter) a comparison uses: the suite's choice, else the task's first metric and filter."""
+    chosen = suite.primary(task)
+    metrics = [m.get("metric") for m in config.get("metric_list") or [] if isinstance(m, dict)]
+    filters = [f.get("name") for f in config.get("filter_list") or [] if isinstance(f, dict)]
+    metric = chosen.metric if chosen and chosen.metric else (str(metrics[0]) if metrics else None)
+    filter_name = chosen.filter if chosen and chosen.filter else (str(filters[0]) if filters else "none")
+    return metric, filter_name
+
+
 def collect_task_scores(run_id: str, results: dict, suite: Suite) -> list[dict[str, Any]]:
     rows = []
     for task, metrics in results.get("results", {}).items():
         config = results.get("configs", {}).get(task, {})
         config_hash = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
         n = results.get("n-samples", {}).get(task, {}).get("effective")
+        primary = primary_pair(config, suite, task)
+        gen_kwargs = json.dumps(config.get("generation_kwargs") or {}, sort_keys=True, default=str)
         for key, value in metrics.items():
             if "," not in key or "_stderr," in key:
                 continue
@@ -78,5 +90,15 @@ def collect_task_scores(run_id: str, results: dict, suite: Suite) -> list[dict[s
                 "value": _score(value), "stderr": stderr, "n": n, "weight": suite.weight(task),
                 "task_version": str(results.get("versions", {}).get(task)),
                 "num_fewshot": results.get("n-shot", {}).get(task), "config_hash": config_hash,
+                "is_primary": (metric, filter_name) == primary, "gen_kwargs": gen_kwargs,
             })
+    _ensure_one_primary(rows)
     return rows
+
+
+def _ensure_one_primary(rows: list[dict[str, Any]]) -> None:
+    """A suite may name a metric the task lacks: fall back to the first pair, as migration 0003 does."""
+    for task in {r["task"] for r in rows}:
+        mine = sorted((r for r in rows if r["task"] == task), key=lambda r: (r["metric"], r["filter"]))
+        if not any(r["is_primary"] for r in mine):
+            mine[0]["is_primary"] = True

@@ -19,11 +19,21 @@ Feature = Literal[
 ]
 
 
+class PrimaryMetric(BaseModel):
+    """Which score a comparison uses; by default the task's first metric and first filter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str | None = None
+    filter: str | None = None
+
+
 class SuiteTask(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task: str
     weight: float = Field(default=1.0, gt=0)  # the team's traffic share; normalised when combined
+    primary: PrimaryMetric | None = None
 
 
 class Suite(BaseModel):
@@ -42,6 +52,9 @@ class Suite(BaseModel):
 
     def weight(self, task: str) -> float:
         return next((t.weight for t in self.tasks if t.task == task), 1.0)
+
+    def primary(self, task: str) -> PrimaryMetric | None:
+        return next((t.primary for t in self.tasks if t.task == task), None)
 
 
 def available_suites() -> list[str]:

@@ -67,3 +67,23 @@ def test_api_and_local_paths_agree_on_most_samples(isolated_runs: Path, llamacpp
     finally:
         con.close()
     assert stored == (n, same)
+    _compare_matches_sql(run_local, run_api)
+
+
+def _compare_matches_sql(baseline: str, candidate: str) -> None:
+    """`harness compare` and the SQL macro give the same numbers on two real runs of one model."""
+    shown = run_harness("compare", "-b", baseline, "-c", candidate, "--margin", "0.1", "-f", "json")
+    assert shown.returncode == 0, shown.stderr
+    compared = json.loads(shown.stdout)
+    assert compared["mismatches"] == []
+    query = f"select * from migration('{baseline}', '{candidate}', margin := 0.1)"
+    sql = run_harness("sql", query, "-f", "json")
+    assert sql.returncode == 0, sql.stderr
+    from_sql = json.loads(sql.stdout)
+    assert [r["task"] for r in from_sql] == [r["task"] for r in compared["rows"]]
+    assert len(from_sql) == 4  # three smoke tasks and OVERALL
+    for mine, theirs in zip(compared["rows"], from_sql, strict=True):
+        for column, value in theirs.items():
+            assert mine[column] == value, (column, mine["task"])
+    print("compare hf (baseline) vs llama.cpp (candidate):",
+          [(r["task"], r["gap"], r["ci_low"], r["ci_high"], r["verdict"]) for r in compared["rows"]])

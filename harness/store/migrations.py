@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from harness.errors import HarnessError
+from harness.store import migration_0003
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
@@ -67,6 +68,7 @@ def _0002_run_agreement(con: duckdb.DuckDBPyConnection) -> None:
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _0001_initial),
     ("0002_run_agreement", _0002_run_agreement),
+    ("0003_analysis", migration_0003.apply),
 ]
 
 

@@ -1,0 +1,109 @@
+"""`harness compare`: the `migration()` SQL macro's rows, guarded and with Python-only extras.
+
+The numbers SQL has (gap, interval, p-value, verdict, samples needed, cost, latency) are taken from
+SQL as they are; Python adds Wilson intervals for each side's mean, a seeded paired bootstrap interval
+for retained quality, and optionally Holm-adjusted p-values across tasks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from harness.analysis import guard, stats
+from harness.errors import HarnessError
+from harness.store import Store
+
+_PAIRED_SCORES = """
+    select b.score, c.score from samples b join samples c using (task, doc_id, metric, filter)
+    where b.run_id = ? and c.run_id = ? and b.task = ? and b.metric = ? and b.filter = ?
+      and b.score is not null and c.score is not null
+    order by doc_id
+"""
+
+
+@dataclass
+class Comparison:
+    baseline: str
+    candidate: str
+    suite: str | None
+    margin: float
+    rows: list[dict[str, Any]]
+    mismatches: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str | None:
+        """Set when the guard was overridden: every output carries it."""
+        return "MISMATCHED: " + "; ".join(self.mismatches) if self.mismatches else None
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    baseline: str
+    candidate: str
+    suite: str | None = None
+    margin: float = 0.05
+    allow_mismatch: bool = False
+    holm: bool = False
+    bootstrap_iterations: int = 2000
+    seed: int = 1234
+
+
+def compare(db: Path, options: CompareOptions) -> Comparison:
+    """Refuse non-comparable runs (unless allowed), then return per-task and overall rows."""
+    if not 0 <= options.margin < 1:
+        raise HarnessError(f"--margin must be in [0, 1), got {options.margin}")
+    with Store(db, wait_s=10.0).connect(read_only=True) as con:
+        mismatches = guard.check(con, options.baseline, options.candidate, options.suite)
+        if mismatches and not options.allow_mismatch:
+            extra = f" (and {len(mismatches) - 1} more)" if len(mismatches) > 1 else ""
+            raise HarnessError(
+                f"runs are not comparable: {mismatches[0].line()}{extra}; pass --allow-mismatch to compare anyway"
+            )
+        rows = _migration_rows(con, options)
+        if not any(r["task"] != "OVERALL" for r in rows):
+            raise HarnessError(f"'{options.baseline}' and '{options.candidate}' share no scored task")
+        for row in rows:
+            _add_extras(con, row, options)
+    if options.holm:
+        task_rows = [r for r in rows if r["task"] != "OVERALL"]
+        adjusted = stats.holm([r["p_value"] for r in task_rows])
+        for row in rows:
+            row["p_holm"] = adjusted[task_rows.index(row)] if row in task_rows else None
+    comparison = Comparison(options.baseline, options.candidate, options.suite, options.margin, rows,
+                            [m.line() for m in mismatches])
+    by_task: dict[str, list[str]] = {}
+    for m in mismatches:
+        by_task.setdefault(m.task, []).append(m.kind)
+    for row in rows:
+        kinds = by_task.get(row["task"], []) if row["task"] != "OVERALL" else sorted({m.kind for m in mismatches})
+        row["mismatch"] = ", ".join(kinds) or None if mismatches else None
+    return comparison
+
+
+def _migration_rows(con: duckdb.DuckDBPyConnection, options: CompareOptions) -> list[dict[str, Any]]:
+    cursor = con.execute(
+        "select * from migration($baseline, $candidate, margin := $margin, suite_name := $suite)",
+        {"baseline": options.baseline, "candidate": options.candidate, "margin": options.margin,
+         "suite": options.suite},
+    )
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _add_extras(con: duckdb.DuckDBPyConnection, row: dict[str, Any], options: CompareOptions) -> None:
+    row.update(baseline_wilson=None, candidate_wilson=None, retained_boot_ci=None, gap_boot_ci=None)
+    if row["task"] == "OVERALL":
+        return
+    pairs = con.execute(_PAIRED_SCORES, [row["baseline_run"], row["candidate_run"], row["task"], row["metric"],
+                                         row["filter"]]).fetchall()
+    b_scores, c_scores = [p[0] for p in pairs], [p[1] for p in pairs]
+    if row["method"].startswith("agresti-min"):
+        row["baseline_wilson"] = stats.wilson(round(sum(b_scores)), len(b_scores))
+        row["candidate_wilson"] = stats.wilson(round(sum(c_scores)), len(c_scores))
+    boot = stats.paired_bootstrap(b_scores, c_scores, options.bootstrap_iterations, options.seed)
+    if boot is not None:
+        row["gap_boot_ci"], row["retained_boot_ci"] = boot.gap_ci, boot.retained_ci
