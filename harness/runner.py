@@ -120,7 +120,8 @@ def _run_row(run_id: str, profile: Profile, digest: str, suite: Suite, provider:
     details = provider.info.details
     return RunRow(
         run_id=run_id, provider=profile.name, profile_hash=digest, suite=suite.suite,
-        suite_hash=suite.content_hash or None, tasks=suite.task_names, status="running",
+        suite_hash=suite.content_hash or None, tasks=suite.task_names, suite_features=list(suite.features),
+        status="running",
         started_at=datetime.now(UTC).replace(tzinfo=None), seed=profile.generation.seed,
         batch_size=details.get("batch_size"), dtype=details.get("dtype"), chat_template=profile.chat_template,
         chat_template_hash=details.get("chat_template_hash"), limit_docs=limit,

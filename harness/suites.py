@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harness.capabilities import Feature
 from harness.errors import HarnessError
 from harness.paths import tasks_dir
 from harness.validation import one_line
-
-# API features a workload can depend on; lock-in analysis checks candidates against these.
-Feature = Literal[
-    "system_prompt", "stop_sequences", "json_mode", "json_schema", "tools", "logprobs", "seed", "streaming", "n"
-]
 
 
 class PrimaryMetric(BaseModel):

@@ -10,25 +10,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, run_harness
+from tests.conftest import run_harness
 
 
-@pytest.fixture(scope="module")
-def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two providers that answer differently, on the smoke suite; plus a run of the second on fewer docs."""
-    folder = tmp_path_factory.mktemp("compare")
-    profiles = folder / "providers"
-    shutil.copytree(ROOT / "providers", profiles)
-    text = (profiles / "fake.toml").read_text()
-    (profiles / "fake2.toml").write_text(text.replace('replies = ["A", "B", "C", "8", "12", "TABLE", "E", ""]',
-                                                      'replies = ["A", "B", "8", "12", "TABLE", "C", "", "E", "D"]'))
-    env = {"HARNESS_PROVIDERS_DIR": str(profiles)}
-    db, partial = folder / "full.duckdb", folder / "partial.duckdb"
-    for provider, path, extra in (("fake", db, ()), ("fake2", db, ()), ("fake", partial, ()),
-                                  ("fake2", partial, ("--limit", "12"))):
-        result = run_harness("eval", "-p", provider, "--db", str(path), *extra, env=env)
-        assert result.returncode == 0, result.stderr[-1500:]
-    return {"db": db, "partial": partial}
+@pytest.fixture
+def stored(fake_runs: dict[str, Path]) -> dict[str, Path]:
+    return fake_runs
 
 
 def _copy(source: Path, tmp_path: Path) -> Path:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from tests.conftest import run_harness
+from tests.test_report import check_in_browser
 
 pytestmark = pytest.mark.slow
 
@@ -68,6 +70,17 @@ def test_api_and_local_paths_agree_on_most_samples(isolated_runs: Path, llamacpp
         con.close()
     assert stored == (n, same)
     _compare_matches_sql(run_local, run_api)
+    _report_renders(isolated_runs)
+
+
+def _report_renders(runs: Path) -> None:
+    """The decision-review report from these two real runs renders in headless Chromium."""
+    out = runs / "review.html"
+    made = run_harness("report", "-b", "smollm2", "-c", "llamacpp", "-s", "smoke", "-o", str(out))
+    assert made.returncode == 0, made.stderr
+    dom = check_in_browser(out, runs)
+    assert "llamacpp: " in dom
+    assert re.search(r"\$[0-9.e-]+ → \$[0-9.e-]+", dom), "hardware-time cost for both sides"
 
 
 def _compare_matches_sql(baseline: str, candidate: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from harness.analysis import guard, stats
+from harness.analysis import capabilities, guard, stats
 from harness.errors import HarnessError
 from harness.store import Store
 
@@ -33,6 +33,10 @@ class Comparison:
     margin: float
     rows: list[dict[str, Any]]
     mismatches: list[str] = field(default_factory=list)
+    capability_gaps: list[dict[str, Any]] = field(default_factory=list)
+    needed_features: list[str] = field(default_factory=list)
+    baseline_provider: str = ""
+    candidate_provider: str = ""
 
     @property
     def label(self) -> str | None:
@@ -68,13 +72,19 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
             raise HarnessError(f"'{options.baseline}' and '{options.candidate}' share no scored task")
         for row in rows:
             _add_extras(con, row, options)
+        task_rows = [r for r in rows if r["task"] != "OVERALL"]
+        sides = (capabilities.side_provider(con, task_rows[0]["baseline_run"]),
+                 capabilities.side_provider(con, task_rows[0]["candidate_run"]))
+        run_ids = sorted({r["baseline_run"] for r in task_rows} | {r["candidate_run"] for r in task_rows})
+        gaps = capabilities.capability_gaps(con, sides[0], sides[1], run_ids)
+        needed = capabilities.needed_features(con, run_ids)
     if options.holm:
         task_rows = [r for r in rows if r["task"] != "OVERALL"]
         adjusted = stats.holm([r["p_value"] for r in task_rows])
         for row in rows:
             row["p_holm"] = adjusted[task_rows.index(row)] if row in task_rows else None
     comparison = Comparison(options.baseline, options.candidate, options.suite, options.margin, rows,
-                            [m.line() for m in mismatches])
+                            [m.line() for m in mismatches], gaps, needed, *sides)
     by_task: dict[str, list[str]] = {}
     for m in mismatches:
         by_task.setdefault(m.task, []).append(m.kind)
@@ -98,12 +108,17 @@ def _add_extras(con: duckdb.DuckDBPyConnection, row: dict[str, Any], options: Co
     row.update(baseline_wilson=None, candidate_wilson=None, retained_boot_ci=None, gap_boot_ci=None)
     if row["task"] == "OVERALL":
         return
-    pairs = con.execute(_PAIRED_SCORES, [row["baseline_run"], row["candidate_run"], row["task"], row["metric"],
-                                         row["filter"]]).fetchall()
-    b_scores, c_scores = [p[0] for p in pairs], [p[1] for p in pairs]
+    b_scores, c_scores = paired_scores(con, row)
     if row["method"].startswith("agresti-min"):
         row["baseline_wilson"] = stats.wilson(round(sum(b_scores)), len(b_scores))
         row["candidate_wilson"] = stats.wilson(round(sum(c_scores)), len(c_scores))
     boot = stats.paired_bootstrap(b_scores, c_scores, options.bootstrap_iterations, options.seed)
     if boot is not None:
         row["gap_boot_ci"], row["retained_boot_ci"] = boot.gap_ci, boot.retained_ci
+
+
+def paired_scores(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """The doc-paired primary scores behind one task row of `migration()`."""
+    pairs = con.execute(_PAIRED_SCORES, [row["baseline_run"], row["candidate_run"], row["task"], row["metric"],
+                                         row["filter"]]).fetchall()
+    return [p[0] for p in pairs], [p[1] for p in pairs]

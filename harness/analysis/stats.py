@@ -74,3 +74,23 @@ def paired_bootstrap(
         ratio = c_means / b_means
         retained_ci = (float(np.quantile(ratio, 0.025)), float(np.quantile(ratio, 0.975)))
     return Bootstrap(gap_ci=gap_ci, retained_ci=retained_ci, iterations=iterations, seed=seed)
+
+
+def stratified_retained(
+    tasks: Sequence[tuple[Sequence[float], Sequence[float], float]], iterations: int = 2000, seed: int = 1234
+) -> tuple[float, float] | None:
+    """Percentile interval for weighted overall retained quality: docs resampled as pairs within each
+    task (tasks are strata), task means combined with the suite weights."""
+    rng = np.random.default_rng(seed)
+    b_total, c_total = np.zeros(iterations), np.zeros(iterations)
+    for baseline, candidate, weight in tasks:
+        b, c = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
+        if len(b) == 0:
+            continue
+        picks = rng.integers(0, len(b), size=(iterations, len(b)))
+        b_total += weight * b[picks].mean(axis=1)
+        c_total += weight * c[picks].mean(axis=1)
+    if not np.all(b_total > 0):
+        return None
+    ratio = c_total / b_total
+    return float(np.quantile(ratio, 0.025)), float(np.quantile(ratio, 0.975))

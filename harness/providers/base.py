@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
 
+from harness.capabilities import Capability
+
 
 @dataclass(frozen=True)
 class Message:
@@ -79,7 +81,7 @@ class ProviderInfo:
     kind: str
     model: str
     revision: str | None = None
-    capabilities: dict[str, bool] = field(default_factory=dict)
+    capabilities: dict[Capability, bool] = field(default_factory=dict)
     # Filled by the provider once loaded: dtype, device, batch size, chat-template hash …
     details: dict[str, Any] = field(default_factory=dict)
 

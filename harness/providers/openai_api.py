@@ -13,8 +13,8 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import openai
@@ -27,6 +27,7 @@ from harness.providers.ratelimit import RateLimiter
 from harness.providers.retry import RetryPolicy, is_retryable_status, retry_after_s
 
 _DONE = object()
+_T = TypeVar("_T")
 # After this many samples in a row fail to connect (retries spent), the endpoint is taken as down
 # and the run stops, instead of grinding through every remaining sample's retries.
 _DOWN_AFTER = 3
@@ -121,6 +122,12 @@ class OpenAIProvider:
                 yield item
         finally:
             future.cancel()
+
+    def call(self, work: Callable[[AsyncOpenAI], Coroutine[Any, Any, _T]], timeout: float | None = None) -> _T:
+        """Run `work(client)` on the provider's loop: one-off requests such as capability probes."""
+        if self._client is None:
+            raise HarnessError(f"provider '{self.name}' is closed")
+        return asyncio.run_coroutine_threadsafe(work(self._client), self._ensure_loop()).result(timeout)
 
     def close(self) -> None:
         """Close the clients and stop the loop thread."""
@@ -249,14 +256,14 @@ class OpenAIProvider:
 
     def _failed(self, key: str, reason: str, sent: float, retries: int) -> GenResult:
         latency = (time.perf_counter() - sent) * 1000
-        return GenResult(key=key, text="", error=self._scrub(reason)[:300], latency_ms=latency, retries=retries)
+        return GenResult(key=key, text="", error=self.scrub(reason)[:300], latency_ms=latency, retries=retries)
 
     def _short(self, exc: openai.APIStatusError) -> str:
         body = exc.body if isinstance(exc.body, dict) else {}
         message = body.get("message") or (body.get("error") or {}).get("message") if body else None
-        return self._scrub(" ".join(str(message or exc.message).split()))
+        return self.scrub(" ".join(str(message or exc.message).split()))
 
-    def _scrub(self, text: str) -> str:
+    def scrub(self, text: str) -> str:
         """Servers sometimes echo the key in error bodies: never let it reach the store."""
         key = os.environ.get(self.key_env, "") if self.key_env else ""
         return text.replace(key, "***") if len(key) >= 4 else text

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from harness.errors import HarnessError
-from harness.store import migration_0003
+from harness.store import migration_0003, migration_0005
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
@@ -69,6 +69,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _0001_initial),
     ("0002_run_agreement", _0002_run_agreement),
     ("0003_analysis", migration_0003.apply),
+    ("0005_capabilities_risk", migration_0005.apply),
 ]
 
 
@@ -84,7 +85,9 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool = False)
         raise HarnessError(
             f"{path} has schema migration '{unknown[0]}' that this harness does not know; upgrade lockin-harness"
         )
-    pending = [(i, name, fn) for i, (name, fn) in enumerate(MIGRATIONS, 1) if name not in applied]
+    # Ids count applications, so a migration that reaches a database later still gets a fresh one.
+    pending = [(len(applied) + i, name, fn)
+               for i, (name, fn) in enumerate([m for m in MIGRATIONS if m[0] not in applied], 1)]
     if not pending:
         return
     if read_only:

@@ -35,6 +35,7 @@ class RunRow:
     profile_hash: str
     suite: str
     suite_hash: str | None
+    suite_features: list[str]
     tasks: list[str]
     status: str
     started_at: Any

@@ -1,0 +1,98 @@
+"""Render ReportData as self-contained HTML (inline CSS and SVG, no scripts) and as Markdown.
+
+Both templates format numbers through the same filters, so the two documents carry the same figures.
+HTML autoescapes everything; Markdown escapes table cells and puts model text in code fences.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from harness.report import svg
+from harness.report.data import ReportData
+
+
+def num(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def signed(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:+.{digits}f}"
+
+
+def span(low: float | None, high: float | None, digits: int = 3) -> str:
+    return "—" if low is None or high is None else f"[{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
+def usd(value: float | None) -> str:
+    return "—" if value is None else f"${value:.4g}"
+
+
+def ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f} ms"
+
+
+def pvalue(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g}"
+
+
+def md_cell(value: Any) -> str:
+    """A Markdown table cell: no pipes, no line breaks, no raw HTML."""
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def fence(text: str) -> str:
+    """A code fence longer than any backtick run in the text, so model output stays literal."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}text\n{text}\n{ticks}"
+
+
+def _env(autoescape: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=autoescape,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters.update(num=num, signed=signed, usd=usd, ms=ms, pvalue=pvalue, md=md_cell, fence=fence)
+    env.globals.update(span=span)
+    return env
+
+
+def charts(data: ReportData) -> dict[str, Any]:
+    """The inline SVG charts, per candidate where they are per candidate."""
+    forest = {c.name: svg.forest([(r["task"], r["gap"], r["ci_low"], r["ci_high"]) for r in c.comparison.rows],
+                                 data.margin) for c in data.candidates}
+    first = data.candidates[0].overall
+    points = [(data.baseline, first["baseline_cost_per_1k"], first["baseline_mean"])]
+    points += [(c.name, c.overall["candidate_cost_per_1k"], c.overall["candidate_mean"]) for c in data.candidates]
+    needed = [(f"{c.name}: {r['task']}", float(r["samples_needed"])) for c in data.candidates for r in c.tasks
+              if r["verdict"] == "inconclusive" and r["samples_needed"] is not None]
+    return {
+        "forest": forest,
+        "quality_cost": svg.scatter(points, "USD per 1,000 samples", "weighted score", "Quality against cost"),
+        "latency": svg.boxes(data.latencies, "ms", "Latency per sample"),
+        "needed": svg.bars(needed, "docs", "Samples needed to decide each inconclusive task"),
+    }
+
+
+def render_html(data: ReportData) -> str:
+    return _env(True).get_template("report.html.j2").render(d=data, charts=charts(data))
+
+
+def render_markdown(data: ReportData) -> str:
+    return _env(False).get_template("report.md.j2").render(d=data)
+
+
+def write(data: ReportData, html_path: Path) -> tuple[Path, Path]:
+    """Write the HTML and its Markdown twin (same name, .md) next to each other."""
+    md_path = html_path.with_suffix(".md")
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html, markdown = render_html(data), render_markdown(data)
+    html_path.write_text(html, encoding="utf-8")
+    md_path.write_text(markdown, encoding="utf-8")
+    return html_path, md_path
