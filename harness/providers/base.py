@@ -42,7 +42,13 @@ class GenRequest:
 
     @cached_property
     def _key(self) -> str:
-        payload = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)
+        # The same JSON as json.dumps(asdict(self)), without asdict's deep copies (a hot path for APIs).
+        fields = {
+            "messages": [{"content": m.content, "role": m.role} for m in self.messages] if self.messages else None,
+            "prompt": self.prompt, "max_tokens": self.max_tokens, "stop": list(self.stop),
+            "temperature": self.temperature, "seed": self.seed,
+        }
+        payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
     @cached_property

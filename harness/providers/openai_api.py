@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import httpx2  # the openai SDK's HTTP layer (its dependency): raw responses come back as httpx2.Response
 import openai
 from openai import AsyncOpenAI
 
@@ -59,6 +60,9 @@ class OpenAIProvider:
             max_total_s=self.settings.max_retry_time_s,
         )
         self.name = profile.name
+        # Absolute URLs: the SDK then skips re-joining each request's path onto base_url.
+        self._chat_url = self.base_url.rstrip("/") + "/chat/completions"
+        self._completions_url = self.base_url.rstrip("/") + "/completions"
         self._unreachable_streak = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: AsyncOpenAI | None = None
@@ -151,8 +155,7 @@ class OpenAIProvider:
         limiter = RateLimiter(self.settings.requests_per_minute, self.settings.tokens_per_minute)
 
         async def one(request: GenRequest) -> None:
-            async with gate:
-                emit(await self._call(client, request, limiter))
+            emit(await self._call(client, request, limiter, gate))
 
         tasks = [asyncio.create_task(one(r)) for r in requests]
         try:
@@ -162,15 +165,21 @@ class OpenAIProvider:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _call(self, client: AsyncOpenAI, request: GenRequest, limiter: RateLimiter) -> GenResult:
+    async def _call(self, client: AsyncOpenAI, request: GenRequest, limiter: RateLimiter,
+                    gate: asyncio.Semaphore) -> GenResult:
         key, started, attempt = request.key(), time.monotonic(), 0
         estimate = len(request.as_text()) // 4 + request.max_tokens if limiter.tokens else 0
         while True:
             await limiter.acquire(estimate)
             sent = time.perf_counter()
             try:
-                response = await self._send(client, request)
-                result = self._parse(request, response, (time.perf_counter() - sent) * 1000, attempt)
+                # Only the HTTP exchange holds a concurrency slot (not backoff sleeps, not parsing),
+                # and the next request goes out before this answer is parsed.
+                async with gate:
+                    raw = await self._send(client, request)
+                latency_ms = (time.perf_counter() - sent) * 1000
+                await asyncio.sleep(0)
+                result = self._parse(request, json.loads(raw), latency_ms, attempt)
                 self._unreachable_streak = 0
                 return result
             except _Retryable as exc:
@@ -197,7 +206,7 @@ class OpenAIProvider:
             await asyncio.sleep(delay)
             attempt += 1
 
-    async def _send(self, client: AsyncOpenAI, request: GenRequest) -> dict[str, Any]:
+    async def _send(self, client: AsyncOpenAI, request: GenRequest) -> bytes:
         """POST the request through the SDK's client (auth, headers, errors) with a plain JSON body.
 
         `client.post` is the SDK's documented way to send a raw body; it skips the typed-params
@@ -218,18 +227,20 @@ class OpenAIProvider:
             if request.prompt is None:
                 raise HarnessError(f"provider '{self.name}' uses the completions API; set chat_template = false")
             body["prompt"] = request.prompt
-            path = "/completions"
+            path = self._completions_url
         else:
             body["messages"] = request.message_dicts if request.messages else [
                 {"role": "user", "content": request.prompt or ""}
             ]
-            path = "/chat/completions"
-        response = await client.post(path, body=body, cast_to=dict)
+            path = self._chat_url
+        # Pre-serialised body and the raw response: the SDK still owns auth, headers and status errors,
+        # but skips deep-copying the body and building a typed object we would only turn back into a dict.
+        raw = await client.post(path, content=json.dumps(body).encode(), cast_to=httpx2.Response)
+        return raw.content
+
+    def _parse(self, request: GenRequest, response: Any, latency_ms: float, retries: int) -> GenResult:
         if not isinstance(response, dict):
             raise _Retryable(f"malformed response: {type(response).__name__}")
-        return response
-
-    def _parse(self, request: GenRequest, response: dict[str, Any], latency_ms: float, retries: int) -> GenResult:
         choices = response.get("choices")
         if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
             raise _Retryable("empty choices")
