@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.cli_analysis import compare_cmd, probe_cmd, report_cmd, risk_cmd
+from harness.cli_shards import export_cmd, merge_cmd
 from harness.errors import HarnessError
-from harness.output import Format, render
+from harness.output import Format, make_console, render
 from harness.paths import default_db
 
 app = typer.Typer(
@@ -35,8 +36,10 @@ app.command("compare")(compare_cmd)
 app.command("probe")(probe_cmd)
 app.command("risk")(risk_cmd)
 app.command("report")(report_cmd)
+app.command("export")(export_cmd)
+app.command("merge")(merge_cmd)
 
-console = Console(stderr=False, width=None if sys.stdout.isatty() else 200)  # pipes keep whole rows
+console = make_console()
 err = Console(stderr=True)
 _state = {"debug": False}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,11 +10,10 @@ import typer
 from rich.console import Console
 
 from harness.errors import HarnessError
-from harness.output import Format, render
+from harness.output import Format, make_console, render
 from harness.paths import default_db
 
-# Piped output keeps whole rows rather than wrapping them to 80 columns.
-console = Console(stderr=False, width=None if sys.stdout.isatty() else 200)
+console = make_console()
 err = Console(stderr=True)
 
 # Columns of `--format table`; json and csv carry every column.

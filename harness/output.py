@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,6 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 Format = Literal["table", "csv", "json"]
+
+
+def make_console() -> Console:
+    """stdout console; piped output keeps whole rows instead of wrapping them to 80 columns."""
+    return Console(stderr=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _plain(value: Any) -> Any:
