@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import time
 from pathlib import Path
 
@@ -10,15 +11,19 @@ from harness.sandbox import SandboxLimits, run_python
 
 
 def _processes() -> int:
-    """Live processes (zombies awaiting their reaper are dead and hold nothing but a PID)."""
+    """Live processes that could be the sandbox's: as root it runs code as `nobody`, so only those
+    count (other work on the machine comes and goes); otherwise every live process. Zombies awaiting
+    their reaper are dead and hold nothing but a PID."""
+    uid = pwd.getpwnam("nobody").pw_uid if os.geteuid() == 0 else None
     live = 0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                owner = entry.stat().st_uid
             except (OSError, IndexError):
                 continue
-            live += state != "Z"
+            live += state != "Z" and (uid is None or owner == uid)
     return live
 
 
