@@ -11,6 +11,7 @@ from lm_eval.api.instance import Instance
 from lm_eval.api.model import LM
 from lm_eval.models.api_models import JsonChatStr
 
+from harness.distributed import Ranks
 from harness.errors import HarnessError
 from harness.providers.base import GenRequest, GenResult, Message, Provider
 
@@ -21,7 +22,8 @@ ResultSink = Callable[[str, int, GenRequest, GenResult], None]
 class ProviderLM(LM):
     """generate_until only: chat APIs expose no prompt log-probs, so suites are generative."""
 
-    def __init__(self, provider: Provider, sink: ResultSink, max_tokens_cap: int, seed: int) -> None:
+    def __init__(self, provider: Provider, sink: ResultSink, max_tokens_cap: int, seed: int,
+                 ranks: Ranks | None = None) -> None:
         super().__init__()
         self.provider = provider
         self.sink = sink
@@ -29,6 +31,23 @@ class ProviderLM(LM):
         self.seed = seed
         # Told how many (task, doc) results a call will report, e.g. to size a progress bar.
         self.on_requests: Callable[[int], None] | None = None
+        # Data parallel (accelerate): lm-eval shards docs by rank and gathers scored samples through
+        # the hooks below.
+        self.ranks = ranks or Ranks()
+        self._rank, self._world_size = self.ranks.rank, self.ranks.world
+
+    @property
+    def device(self) -> Any:
+        return self.ranks.device
+
+    def all_gather(self, tensor: Any) -> Any:
+        return self.ranks.all_gather(tensor)
+
+    def gather_object(self, obj: Any, dst: int = 0) -> Any:
+        return self.ranks.gather(obj)
+
+    def barrier(self) -> None:
+        self.ranks.barrier()
 
     @property
     def tokenizer_name(self) -> str:

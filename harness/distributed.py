@@ -1,0 +1,87 @@
+"""Data-parallel evaluation with accelerate (docs/scale.md): which process this is, and how the
+processes talk. Under `accelerate launch` (WORLD_SIZE > 1) lm-eval gives each process every N-th doc;
+only the main process writes the database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from harness.errors import HarnessError
+
+
+@dataclass
+class Ranks:
+    """This process's place among the evaluating processes (one process: rank 0 of 1)."""
+
+    rank: int = 0
+    world: int = 1
+    accelerator: Any = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def device(self) -> Any:
+        return self.accelerator.device if self.accelerator is not None else "cpu"
+
+    def gather(self, obj: Any) -> list[Any]:
+        """Every process's `obj`, in rank order, on every process."""
+        if self.world == 1:
+            return [obj]
+        from accelerate.utils import gather_object
+
+        return list(gather_object([obj]))
+
+    def broadcast(self, obj: Any) -> Any:
+        """The main process's `obj` on every process."""
+        if self.world == 1:
+            return obj
+        from accelerate.utils import broadcast_object_list
+
+        return broadcast_object_list([obj], from_process=0)[0]
+
+    def all_gather(self, tensor: Any) -> Any:
+        return tensor if self.world == 1 else self.accelerator.gather(tensor)
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            self.accelerator.wait_for_everyone()
+
+
+_CURRENT: Ranks | None = None
+
+
+def current() -> Ranks:
+    """Ranks from the launcher's environment, set up once per process."""
+    global _CURRENT
+    if _CURRENT is None:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            _CURRENT = Ranks()
+        else:
+            import torch
+            from accelerate import Accelerator
+
+            accelerator = Accelerator(cpu=not torch.cuda.is_available())
+            # CPU processes share the cores; without this each would start a thread per core.
+            if not torch.cuda.is_available():
+                torch.set_num_threads(max(1, (os.cpu_count() or 1) // accelerator.num_processes))
+            _CURRENT = Ranks(accelerator.process_index, accelerator.num_processes, accelerator)
+    return _CURRENT
+
+
+def relaunch(argv: list[str], processes: int) -> int:
+    """Run `harness <argv>` under `accelerate launch` with `processes` processes; return its exit code."""
+    launcher = shutil.which("accelerate", path=os.path.dirname(sys.executable)) or shutil.which("accelerate")
+    if launcher is None:
+        raise HarnessError("--processes needs accelerate (pip install accelerate)")
+    command = [launcher, "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "harness", *argv]
+    return subprocess.call(command, env={**os.environ, "HARNESS_PROCESSES": str(processes)})
