@@ -64,9 +64,28 @@ def _0002_run_agreement(con: duckdb.DuckDBPyConnection) -> None:
             computed_at timestamp default current_timestamp, primary key (run_a, run_b, task))""")
 
 
+def _0004_response_cache(con: duckdb.DuckDBPyConnection) -> None:
+    # Answers keyed by who answered (profile hash + model revision) and what was asked (request key),
+    # so a re-run or a resume never pays twice for the same generation. Errors are never stored here.
+    con.execute("""
+        create table response_cache (
+            cache_key varchar primary key, provider varchar not null, profile_hash varchar not null,
+            revision varchar, request_key varchar not null, response varchar not null,
+            finish_reason varchar, input_tokens integer, output_tokens integer, latency_ms double,
+            fingerprint varchar, model_reported varchar, run_id varchar,
+            created_at timestamp default current_timestamp)""")
+    # Which generations came from the cache rather than a provider call.
+    con.execute("alter table generations add column cached boolean default false")
+    # Per run: what the cache saved, and which process owns a 'running' row (to tell a crash from a live run).
+    for column in ("cache_hits integer", "provider_calls integer", "resumes integer default 0",
+                   "pid integer", "host varchar"):
+        con.execute(f"alter table runs add column {column}")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _0001_initial),
     ("0002_run_agreement", _0002_run_agreement),
+    ("0004_response_cache", _0004_response_cache),
 ]
 
 
@@ -82,7 +101,9 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool = False)
         raise HarnessError(
             f"{path} has schema migration '{unknown[0]}' that this harness does not know; upgrade lockin-harness"
         )
-    pending = [(i, name, fn) for i, (name, fn) in enumerate(MIGRATIONS, 1) if name not in applied]
+    # Ids record the order applied (a branch's migration may land in a database before an earlier-named one).
+    pending = [(i, name, fn) for i, (name, fn) in enumerate(
+        [(name, fn) for name, fn in MIGRATIONS if name not in applied], len(applied) + 1)]
     if not pending:
         return
     if read_only:
