@@ -33,7 +33,7 @@ class CachePolicy:
 
 @dataclass
 class ReuseCounts:
-    """Where this process's answers came from; `provider_calls` is what the provider was asked."""
+    """Where this process's answers came from; `provider_calls` counts answers the provider gave."""
 
     replayed: int = 0
     cache_hits: int = 0
@@ -82,9 +82,9 @@ class ReusingProvider:
                 misses.append(request)
         if not misses:
             return  # nothing left to ask: the provider is not called at all
-        self.counts.provider_calls += len(misses)
         by_key = {r.key(): r for r in misses}
         for result in self.inner.generate(misses):
+            self.counts.provider_calls += 1  # counted as answers arrive: an interrupted batch counts what came back
             asked = by_key.get(result.key)
             if asked is not None and result.error is None and self.policy.allows(asked):
                 self.writer.add_cache(self._row(asked, result))

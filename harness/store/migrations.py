@@ -6,6 +6,7 @@ Append new ones at the end; never edit or reorder one that has shipped.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 import duckdb
@@ -120,5 +121,6 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool = False)
             con.execute("insert into schema_migrations (id, name) values (?, ?)", [migration_id, name])
             con.execute("commit")
         except Exception:
-            con.execute("rollback")
+            with suppress(duckdb.Error):  # a failed commit already ended it; keep the original error
+                con.execute("rollback")
             raise

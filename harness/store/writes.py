@@ -12,7 +12,7 @@ import duckdb
 
 from harness.profiles import Profile
 from harness.store import cache
-from harness.store.db import Store
+from harness.store.db import Store, rollback
 
 
 def record_provider(con: duckdb.DuckDBPyConnection, profile: Profile) -> str:
@@ -154,5 +154,5 @@ def write_scores(
             insert_rows(con, "task_scores", task_scores)
             con.execute("commit")
         except Exception:
-            con.execute("rollback")
+            rollback(con)
             raise
