@@ -55,8 +55,8 @@ def _assert_same_as(db: Path, run_id: str, expected: tuple[list, list], docs: in
 
 @dataclass
 class Trial:
-    """Where to kill: `after` generations are stored, or `wait` seconds after start-up (before the run
-    row exists) or after the run row appears (while generating); then where it really died."""
+    """Where to kill: `wait` seconds after start (`in_startup`, likely before the run row exists), or
+    `wait` seconds after `after` generations are committed; then where it really died."""
 
     after: int = 0
     wait: float = 0.0
@@ -67,15 +67,9 @@ class Trial:
 
 def _wait_for(trial: Trial, proc: subprocess.Popen, db: Path) -> None:
     deadline = time.monotonic() + 300
-    if trial.in_startup:
-        time.sleep(trial.wait)
-        return
-    if trial.after:
+    if not trial.in_startup:
         while _generations(db) < trial.after and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        return
-    while _run_of(db) is None and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
     time.sleep(trial.wait)
 
 
@@ -116,19 +110,22 @@ def _finish(args: list[str], env: dict[str, str], db: Path) -> str:
 def test_crash_trials_with_the_fake_provider(tmp_path: Path, profiles: Path) -> None:
     """10 trials, each killed at a seeded random point: during start-up, after k generations, or
     while lm-eval scores; every resume completes and equals the uninterrupted run."""
-    env = _slow_profile(profiles, delay_ms=50)  # ~3.6 s of generating, committed every 2 s
-    args = ["eval", "-p", "slow", "-s", "smoke"]
+    env = _slow_profile(profiles, delay_ms=100)  # ~2.4 s of generating, committed every 2 s
+    args = ["eval", "-p", "slow", "-s", "smoke", "--limit", "8"]
     baseline_db = tmp_path / "baseline.duckdb"
     assert run_harness(*args, "--db", str(baseline_db), env=env).returncode == 0
     baseline = _snapshot(baseline_db, _run_of(baseline_db)[0])  # type: ignore[index]
     rng = random.Random(20261129)
-    trials = [Trial(in_startup=True, wait=rng.uniform(0.5, 3.0)), Trial(after=72)]
-    trials += [Trial(wait=rng.uniform(0.2, 4.0)) for _ in range(8)]
+    trials = [Trial(in_startup=True, wait=rng.uniform(0.5, 3.0)), Trial(after=24)]
+    # Mid-run: a random moment once generating has begun (losing what was not yet committed), or
+    # right after a random number of generations was committed.
+    trials += [Trial(after=1, wait=rng.uniform(0, 2.5)) for _ in range(4)]
+    trials += [Trial(after=rng.randint(2, 23)) for _ in range(4)]
     for number, trial in enumerate(trials):
         db = tmp_path / f"trial{number}.duckdb"
-        _kill_at(args, env, db, trial, docs=72)
+        _kill_at(args, env, db, trial, docs=24)
         run_id = _finish(args, env, db)
-        _assert_same_as(db, run_id, baseline, docs=72)
+        _assert_same_as(db, run_id, baseline, docs=24)
     summary = [(round(t.wait, 2), t.after, t.phase, t.stored) for t in trials]
     print("crash trials (wait s, after n, died while, generations stored):", json.dumps(summary))
     assert sum(t.phase == "generating" for t in trials) >= 5, summary
