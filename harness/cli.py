@@ -28,10 +28,12 @@ providers_app = typer.Typer(help="Provider profiles (providers/*.toml).", no_arg
 tasks_app = typer.Typer(help="Suites and tasks (tasks/).", no_args_is_help=True)
 runs_app = typer.Typer(help="Stored runs.", no_args_is_help=True)
 data_app = typer.Typer(help="Offline benchmark data packs (tasks/packs.toml).", no_args_is_help=True)
+cache_app = typer.Typer(help="The response cache: stored answers reused by later runs.", no_args_is_help=True)
 app.add_typer(providers_app, name="providers")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(runs_app, name="runs")
 app.add_typer(data_app, name="data")
+app.add_typer(cache_app, name="cache")
 app.command("compare")(compare_cmd)
 app.command("probe")(probe_cmd)
 app.command("risk")(risk_cmd)
@@ -71,8 +73,12 @@ class _Bar:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         self.progress = Progress(*columns, console=err, transient=True)
         self.task = self.progress.add_task("generating", total=None)
+        self.started = False
 
     def start(self, total: int) -> None:
+        if not err.is_terminal:  # piped or captured: a bar would only leave a blank line behind
+            return
+        self.started = True
         self.progress.start()
         self.progress.update(self.task, total=total, completed=0)
 
@@ -80,13 +86,15 @@ class _Bar:
         self.progress.advance(self.task, n)
 
     def close(self) -> None:
-        self.progress.stop()
+        if self.started:
+            self.progress.stop()
 
 
 @app.command("eval")
 def eval_cmd(
-    provider: Annotated[str, typer.Option("--provider", "-p", help="Profile name in providers/.")] = "smollm2",
-    suite: Annotated[str, typer.Option("--suite", "-s", help="Suite name in tasks/.")] = "smoke",
+    provider: Annotated[str | None, typer.Option(
+        "--provider", "-p", help="Profile name in providers/ [default: smollm2].")] = None,
+    suite: Annotated[str | None, typer.Option("--suite", "-s", help="Suite name in tasks/ [default: smoke].")] = None,
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Run these tasks instead of a suite.")] = None,
     limit: Annotated[int | None, typer.Option(help="At most N docs per task (for quick checks).", min=1)] = None,
     model_path: Annotated[str | None, typer.Option(help="Local weights folder or .gguf for hf profiles.")] = None,
@@ -94,6 +102,12 @@ def eval_cmd(
     include_path: Annotated[Path | None, typer.Option(help="Extra folder of lm-eval task YAMLs.")] = None,
     base_url: Annotated[str | None, typer.Option(help="Override an openai profile's base_url.")] = None,
     model: Annotated[str | None, typer.Option(help="Override an openai profile's model name.")] = None,
+    resume: Annotated[str | None, typer.Option(
+        help="Finish an unfinished run (RUN_ID, or 'latest' for this provider and suite) under its own id; "
+             "stored generations are reused.")] = None,
+    cache: Annotated[bool, typer.Option(help="Reuse and store answers in the response cache.")] = True,
+    cache_sampled: Annotated[bool, typer.Option(
+        help="Also cache sampled (temperature > 0) requests; they carry the profile's seed.")] = False,
     db: DbOption = None,
 ) -> None:
     """Run a suite on a provider and store every sample.
@@ -104,16 +118,19 @@ def eval_cmd(
 
     options = EvalOptions(provider=provider, suite=suite, tasks=task or None, limit=limit, db=db,
                           model_path=model_path, batch_size=batch_size, include_path=include_path,
-                          base_url=base_url, model=model)
+                          base_url=base_url, model=model, resume=resume, cache=cache, cache_sampled=cache_sampled)
     bar = _Bar()
     try:
-        outcome = run_eval(options, bar)
+        outcome = run_eval(options, bar, notify=lambda line: err.print(line, markup=False, highlight=False,
+                                                                  soft_wrap=True))
     finally:
         bar.close()
     rows = [(s["task"], s["metric"], s["filter"], s["value"], s["stderr"], s["n"]) for s in outcome.scores]
     render(["task", "metric", "filter", "score", "stderr", "n"], rows, "table", console, title=f"run {outcome.run_id}")
     rate = outcome.output_tokens / outcome.wall_s if outcome.wall_s else 0.0
+    reused = f"{outcome.replayed} resumed, " if outcome.replayed else ""
     console.print(f"{outcome.n_requests} samples in {outcome.wall_s:.1f} s ({rate:.1f} generated tokens/s); "
+                  f"{reused}{outcome.cache_hits} from the cache, {outcome.provider_calls} provider calls; "
                   f"stored in {db or default_db()}")
 
 
@@ -287,16 +304,66 @@ def data_list(fmt: FormatOption = "table") -> None:
     render(["pack", "package", "licence", "dataset", "state"], rows, output, console)
 
 
+@cache_app.command("clear")
+def cache_clear(provider: Annotated[str | None, typer.Option(
+                    "--provider", "-p", help="Only this provider profile's answers.")] = None,
+                db: DbOption = None) -> None:
+    """Delete cached responses (all, or one provider's), so the next run asks the provider again.
+
+    Example: harness cache clear --provider smollm2
+    """
+    from harness.store import Store
+    from harness.store.cache import clear
+
+    count = clear(Store(db or default_db()), provider)
+    console.print(f"cleared {count} cached responses" + (f" of provider '{provider}'" if provider else ""))
+
+
+@cache_app.command("stats")
+def cache_stats(fmt: FormatOption = "table", db: DbOption = None) -> None:
+    """Show how many answers the cache holds per provider.
+
+    Example: harness cache stats
+    """
+    from harness.store import Store
+    from harness.store.cache import stats
+
+    output = _format(fmt)
+    columns, rows = stats(Store(db or default_db()))
+    render(columns, rows, output, console)
+
+
+def _usage_line(exc: Exception) -> tuple[str, int] | None:
+    """A command-line usage error (unknown option, bad value) as one line and its exit code, or None.
+    Duck-typed: typer vendors click's exception classes in some versions and re-exports them in others."""
+    message, code = getattr(exc, "format_message", None), getattr(exc, "exit_code", None)
+    if not callable(message) or not isinstance(code, int):
+        return None
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    text = " ".join(str(message()).split())
+    return (f"error: {text}{where}" if text else "", code)  # no text: help was already shown
+
+
 def main() -> None:
     """Entry point: one line and exit 2 for user errors (full traceback with --debug)."""
     try:
-        app()
+        code = app(standalone_mode=False, prog_name="harness")
+        if isinstance(code, int) and code:
+            if code == 130:  # Ctrl-C outside a run (inside one, RunInterrupted says which run)
+                err.print("error: interrupted", markup=False, highlight=False)
+            sys.exit(code)
     except HarnessError as exc:
         if _state["debug"]:
             raise
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except Exception as exc:  # a bug or an unexpected library error: still one line, unless --debug
+        usage = _usage_line(exc)
+        if usage is not None:
+            if usage[0]:
+                err.print(usage[0], markup=False, highlight=False, soft_wrap=True)
+            sys.exit(usage[1])
         if _state["debug"]:
             raise
         detail = " ".join(str(exc).split())[:300]

@@ -8,6 +8,7 @@ import os
 import random
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,13 +16,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
-from harness import provenance
+from harness import provenance, resume
 from harness.errors import HarnessError, RunInterrupted
 from harness.paths import default_db
 from harness.profiles import Profile, load_profile
 from harness.providers.base import GenRequest, GenResult, Provider
 from harness.providers.registry import create_provider
 from harness.results import collect_samples, collect_task_scores
+from harness.reuse import CachePolicy, Identity, ReusingProvider
 from harness.store import Store
 from harness.store.writes import GenerationWriter, RunRow, finish_run, insert_run, record_provider, write_scores
 from harness.suites import Suite, adhoc_suite, load_suite
@@ -41,8 +43,8 @@ class Progress(Protocol):
 class EvalOptions:
     """One `harness eval`: which provider, which suite (or tasks), and where results go."""
 
-    provider: str
-    suite: str | None = "smoke"
+    provider: str | None = None  # None: smollm2 (or, with --resume RUN_ID, the run's own)
+    suite: str | None = None  # None: smoke
     tasks: list[str] | None = None
     limit: int | None = None
     db: Path | None = None
@@ -51,6 +53,12 @@ class EvalOptions:
     include_path: Path | None = None
     base_url: str | None = None
     model: str | None = None
+    resume: str | None = None  # a run id, or "latest": finish an unfinished run instead of starting one
+    cache: bool = True  # read and write the response cache
+    cache_sampled: bool = False  # also cache sampled (temperature > 0) requests that carry a seed
+
+
+DEFAULT_PROVIDER, DEFAULT_SUITE = "smollm2", "smoke"
 
 
 @dataclass
@@ -61,6 +69,9 @@ class EvalOutcome:
     n_requests: int
     scores: list[dict[str, Any]] = field(default_factory=list)
     output_tokens: int = 0
+    cache_hits: int = 0
+    provider_calls: int = 0
+    replayed: int = 0
 
 
 def apply_overrides(profile: Profile, options: EvalOptions) -> Profile:
@@ -92,23 +103,28 @@ def apply_overrides(profile: Profile, options: EvalOptions) -> Profile:
 class _Recorder:
     """Receives each generation as it completes: buffers it for the store and counts progress."""
 
-    def __init__(self, run_id: str, writer: GenerationWriter, progress: Progress | None) -> None:
+    def __init__(self, run_id: str, writer: GenerationWriter, progress: Progress | None,
+                 stored: set[tuple[str, int]] | None = None) -> None:
         self.run_id, self.writer, self.progress = run_id, writer, progress
+        self.stored = stored or set()  # (task, doc) rows a resumed run already holds
         self.by_doc: dict[tuple[str, int], GenResult] = {}
         self.output_tokens = 0
 
     def __call__(self, task: str, doc_id: int, request: GenRequest, result: GenResult) -> None:
         self.by_doc[(task, doc_id)] = result
         self.output_tokens += result.output_tokens or 0
+        if self.progress:
+            self.progress.advance()
+        if result.reused == "replay" and (task, doc_id) in self.stored:
+            return  # already stored by an earlier session of this run
         self.writer.add({
             "run_id": self.run_id, "task": task, "doc_id": doc_id, "request_key": result.key,
             "prompt": request.as_text(), "response": result.text, "finish_reason": result.finish_reason,
             "input_tokens": result.input_tokens, "output_tokens": result.output_tokens,
             "latency_ms": result.latency_ms, "error": result.error, "fingerprint": result.fingerprint,
             "model_reported": result.model_reported, "retries": result.retries,
+            "cached": result.reused == "cache",
         })
-        if self.progress:
-            self.progress.advance()
 
 
 def new_run_id() -> str:
@@ -129,6 +145,7 @@ def _run_row(run_id: str, profile: Profile, digest: str, suite: Suite, provider:
         transformers_version=versions["transformers"], torch_version=versions["torch"],
         python_version=versions["python"] or "", git_sha=provenance.git_sha(),
         provenance=json.dumps({"versions": versions, "provider": details, "revision": provider.info.revision}),
+        pid=os.getpid(), host=resume.this_host(),
     )
 
 
@@ -162,53 +179,124 @@ def _evaluate(lm: ProviderLM, loaded: dict, profile: Profile, limit: int | None)
     return results
 
 
-def run_eval(options: EvalOptions, progress: Progress | None = None) -> EvalOutcome:
-    """Run a suite on a provider. Everything is validated before a run row exists; the row ends
-    'complete', 'failed' or 'interrupted', never left 'running' by a handled error."""
-    profile = apply_overrides(load_profile(options.provider), options)
-    suite = adhoc_suite(options.tasks) if options.tasks else load_suite(options.suite or "smoke")
-    store = Store(options.db or default_db())
-    with store.connect() as con:
-        digest = record_provider(con, profile)
-    _, loaded = load_tasks(suite.task_names, options.include_path)
-    provider = create_provider(profile)
+@dataclass
+class _Plan:
+    """What a run evaluates: the profile and suite, the doc limit, and (when resuming) the run to finish."""
+
+    profile: Profile
+    suite: Suite
+    limit: int | None
+    target: resume.ResumeTarget | None = None
+
+
+def _plan(options: EvalOptions, store: Store) -> _Plan:
+    """Resolve the options into a plan; `--resume RUN_ID` takes everything from the stored run."""
+    if options.resume and options.resume != "latest":
+        given = {k: getattr(options, k) for k in ("provider", "suite", "tasks", "limit", "model_path",
+                                                  "batch_size", "base_url", "model") if getattr(options, k)}
+        target = resume.load_target(store, options.resume, given)
+        return _Plan(target.profile, target.suite, target.limit, target)
+    profile = apply_overrides(load_profile(options.provider or DEFAULT_PROVIDER), options)
+    suite = adhoc_suite(options.tasks) if options.tasks else load_suite(options.suite or DEFAULT_SUITE)
+    plan = _Plan(profile, suite, options.limit)
+    if options.resume == "latest":
+        offer = resume.find_offer(store, profile.name, profile.content_hash(), suite, options.limit)
+        if offer is None:
+            raise HarnessError(f"no interrupted, failed or crashed run of '{profile.name}' on '{suite.suite}' "
+                               "with stored generations to resume; run without --resume")
+        plan.target = resume.load_target(store, offer["run_id"], {})
+    return plan
+
+
+def _open_run(store: Store, plan: _Plan, digest: str, provider: Provider) -> str:
+    """Insert a new run row, or take the resumed run over; return the run id."""
+    if plan.target is not None:
+        resume.claim(store, plan.target, provider)
+        return plan.target.run_id
     run_id = new_run_id()
     with store.connect() as con:
-        insert_run(con, _run_row(run_id, profile, digest, suite, provider, options.limit))
+        insert_run(con, _run_row(run_id, plan.profile, digest, plan.suite, provider, plan.limit))
+    return run_id
+
+
+def run_eval(options: EvalOptions, progress: Progress | None = None,
+             notify: Callable[[str], None] | None = None) -> EvalOutcome:
+    """Run a suite on a provider (or finish an unfinished run). Everything is validated before a run
+    row exists; the row ends 'complete', 'failed' or 'interrupted', never left 'running' by a handled
+    error. `notify` receives one-line notes, such as an earlier run this one could resume instead."""
+    store = Store(options.db or default_db())
+    plan = _plan(options, store)
+    with store.connect() as con:
+        digest = record_provider(con, plan.profile)
+    if plan.target is None and notify is not None:
+        offer = resume.find_offer(store, plan.profile.name, digest, plan.suite, plan.limit)
+        if offer is not None:
+            notify(resume.offer_line(offer))
+    _, loaded = load_tasks(plan.suite.task_names, options.include_path)
+    provider = create_provider(plan.profile)
+    try:
+        run_id = _open_run(store, plan, digest, provider)
+    except BaseException:
+        _close_provider(provider)
+        raise
     from harness.lm_adapter import ProviderLM  # imports lm-eval's model layer: only once input is valid
 
     writer = GenerationWriter(store)
-    recorder = _Recorder(run_id, writer, progress)
-    lm = ProviderLM(provider, recorder, profile.generation.max_tokens, profile.generation.seed)
+    identity = Identity(plan.profile.name, digest, provider.info.revision, run_id)
+    reusing = ReusingProvider(provider, store, writer, identity, CachePolicy(options.cache, options.cache_sampled),
+                              plan.target.replay if plan.target else None)
+    recorder = _Recorder(run_id, writer, progress, plan.target.stored_docs if plan.target else None)
+    lm = ProviderLM(reusing, recorder, plan.profile.generation.max_tokens, plan.profile.generation.seed)
     if progress:
         lm.on_requests = progress.start
-    started = time.monotonic()
+    session = _Session(store, writer, run_id, recorder, reusing)
     try:
-        results = _evaluate(lm, loaded, profile, options.limit)
+        results = _evaluate(lm, loaded, plan.profile, plan.limit)
         writer.flush()
-        samples = collect_samples(run_id, results, recorder.by_doc, profile)
-        scores = collect_task_scores(run_id, results, suite)
+        samples = collect_samples(run_id, results, recorder.by_doc, plan.profile)
+        scores = collect_task_scores(run_id, results, plan.suite)
         write_scores(store, samples, scores)
     except KeyboardInterrupt as exc:
-        _close(store, writer, run_id, "interrupted", "interrupted by the user", started, recorder)
-        raise RunInterrupted(f"run {run_id} interrupted; finished generations are stored") from exc
+        session.close("interrupted", "interrupted by the user")
+        stored = writer.written + len(recorder.stored)
+        raise RunInterrupted(f"run {run_id} interrupted; {stored} finished generations are stored; "
+                             f"finish it with `harness eval --resume {run_id}`") from exc
     except BaseException as exc:
-        _close(store, writer, run_id, "failed", f"{type(exc).__name__}: {exc}"[:500], started, recorder)
+        session.close("failed", f"{type(exc).__name__}: {exc}"[:500])
         raise
     finally:
-        close = getattr(provider, "close", None)
-        if callable(close):
-            close()
-    wall_s = time.monotonic() - started
-    finish_run(store, run_id, "complete", None, wall_s, len(recorder.by_doc))
-    return EvalOutcome(run_id, "complete", wall_s, len(recorder.by_doc), scores, recorder.output_tokens)
+        _close_provider(provider)
+    session.finish("complete", None)
+    counts = reusing.counts
+    return EvalOutcome(run_id, "complete", session.wall_s, len(recorder.by_doc), scores, recorder.output_tokens,
+                       counts.cache_hits, counts.provider_calls, counts.replayed)
 
 
-def _close(store: Store, writer: GenerationWriter, run_id: str, status: str, error: str,
-           started: float, recorder: _Recorder) -> None:
-    """Persist what finished and mark the run; a failure here must not hide the original error."""
-    try:
-        writer.flush()
-        finish_run(store, run_id, status, error, time.monotonic() - started, len(recorder.by_doc))
-    except Exception:
-        logging.getLogger(__name__).exception("could not mark run %s %s", run_id, status)
+def _close_provider(provider: Provider) -> None:
+    close = getattr(provider, "close", None)
+    if callable(close):
+        close()
+
+
+class _Session:
+    """This process's share of a run: its wall time and counts, added to the run row when it ends."""
+
+    def __init__(self, store: Store, writer: GenerationWriter, run_id: str, recorder: _Recorder,
+                 reusing: ReusingProvider) -> None:
+        self.store, self.writer, self.run_id, self.recorder, self.reusing = store, writer, run_id, recorder, reusing
+        self.started = time.monotonic()
+        self.wall_s = 0.0
+
+    def finish(self, status: str, error: str | None) -> None:
+        self.wall_s = time.monotonic() - self.started
+        counts = self.reusing.counts
+        finish_run(self.store, self.run_id, status, error, self.wall_s, len(self.recorder.by_doc),
+                   counts.cache_hits, counts.provider_calls)
+
+    def close(self, status: str, error: str) -> None:
+        """Persist what finished and mark the run; a failure here must not hide the original error."""
+        try:
+            self.writer.flush()
+            self.finish(status, error)
+        except Exception:
+            logging.getLogger(__name__).exception("could not mark run %s %s", self.run_id, status)

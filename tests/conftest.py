@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,11 +46,21 @@ def tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return _writable_copy("tasks", "HARNESS_TASKS_DIR", tmp_path, monkeypatch)
 
 
-def run_harness(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run the real CLI in a child process (exit codes and stderr as a user sees them)."""
+def run_harness(*args: str, env: dict[str, str] | None = None, timeout: float = 900,
+                **popen: Any) -> subprocess.CompletedProcess:
+    """Run the real CLI in a child process (exit codes and stderr as a user sees them); `popen` goes
+    to subprocess.run (e.g. `user=` or `preexec_fn=` to run it with fewer rights or resources)."""
     return subprocess.run(
         [sys.executable, "-m", "harness", *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT,
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT, **popen,
+    )
+
+
+def start_harness(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start the real CLI without waiting (to read beside it, interrupt it or kill it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **(env or {})}, cwd=ROOT,
     )
 
 

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import duckdb
-import pytest
 import typer.main
 
 from harness.cli import app
+from tests.checks import one_error_line as _one_error_line
 from tests.conftest import ROOT, run_harness
-
-GOOD_OPENNESS = '[openness]\nclass = "open-source"\nlicence = "MIT"\nweights = true\ncode = true\ndata = true\n'
-
-
-def _one_error_line(result) -> str:  # type: ignore[no-untyped-def]
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 def _no_complete_run(runs: Path) -> None:
@@ -34,54 +23,7 @@ def _no_complete_run(runs: Path) -> None:
             con.close()
 
 
-@pytest.mark.parametrize(
-    ("args", "pattern"),
-    [
-        (["eval", "-p", "nope"], "unknown provider 'nope'"),
-        (["eval", "-p", "fake", "-s", "nope"], "unknown suite 'nope'"),
-        (["eval", "-p", "fake", "-t", "no_such_task"], "unknown task 'no_such_task'"),
-        (["sql", "select * from nowhere"], "no database|SQL error"),
-        (["runs", "show", "nope"], "no database|no run"),
-        (["sql", "select 1", "--format", "xml"], "unknown format"),
-        (["eval", "-p", "fake", "-t", "gsm8k", "--limit", "2"], "need their data from the Hugging Face hub"),
-    ],
-)
-def test_bad_arguments(isolated_runs: Path, args: list[str], pattern: str) -> None:
-    result = run_harness(*args)
-    assert result.returncode == 2
-    assert re.search(pattern, _one_error_line(result))
-    _no_complete_run(isolated_runs)
-
-
-@pytest.mark.parametrize(
-    ("profile", "pattern"),
-    [
-        ('kind = "fake"\nmodel = "m"\nbogus = 1\n' + GOOD_OPENNESS, "bogus: unknown key"),
-        ('kind = "fake"\nmodel = "m"\n[fake]\ndelay_ms = "slow"\n' + GOOD_OPENNESS, "fake.delay_ms"),
-        ('kind = "fake"\nmodel = [\n', "bad TOML"),
-        ('kind = "martian"\nmodel = "m"\n' + GOOD_OPENNESS, "unknown provider kind 'martian'"),
-    ],
-)
-def test_malformed_profile(isolated_runs: Path, profiles: Path, profile: str, pattern: str) -> None:
-    (profiles / "broken.toml").write_text(profile)
-    result = run_harness("eval", "-p", "broken", env={"HARNESS_PROVIDERS_DIR": str(profiles)})
-    assert result.returncode == 2
-    assert re.search(pattern, _one_error_line(result))
-    _no_complete_run(isolated_runs)
-
-
-@pytest.mark.parametrize("where", ["under-a-file", "sysfs"])
-def test_unwritable_runs_dir(tmp_path: Path, where: str) -> None:
-    if where == "under-a-file":
-        blocker = tmp_path / "blocker"
-        blocker.write_text("a file, not a folder")
-        runs = blocker / "runs"
-    else:
-        runs = Path("/sys/lockin-harness-runs")  # refuses mkdir even for root
-    result = run_harness("eval", "-p", "fake", env={"HARNESS_RUNS_DIR": str(runs)})
-    assert result.returncode == 2
-    assert "cannot create folder" in _one_error_line(result)
-    assert not runs.exists()
+# Bad arguments, profiles, suites, tasks and database paths: see the matrix in test_bad_input.py.
 
 
 def test_eval_then_sql(isolated_runs: Path) -> None:
@@ -132,9 +74,3 @@ def test_llama_without_weights_says_how_to_point_at_them(isolated_runs: Path) ->
     line = _one_error_line(result)
     assert "meta-llama/Llama-3.2-1B-Instruct" in line and "LLAMA_MODEL_PATH" in line and "--model-path" in line
     _no_complete_run(isolated_runs)
-
-
-def test_missing_model_path(isolated_runs: Path, tmp_path: Path) -> None:
-    result = run_harness("eval", "-p", "llama", "--model-path", str(tmp_path / "nowhere"))
-    assert result.returncode == 2
-    assert "does not exist" in _one_error_line(result)

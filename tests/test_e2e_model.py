@@ -18,24 +18,26 @@ def _scores(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, float]:
     return dict(rows)
 
 
-def test_default_eval_on_the_embedded_model_twice(isolated_runs: Path) -> None:
+def test_default_eval_on_the_embedded_model_twice_then_from_the_cache(isolated_runs: Path) -> None:
     first = run_harness("eval")  # what `make eval` runs: smollm2 on the smoke suite
     assert first.returncode == 0, first.stderr[-2000:]
     for task in ("smoke_arithmetic", "smoke_strings", "smoke_choice"):
         assert task in first.stdout
-    second = run_harness("eval")
+    second = run_harness("eval", "--no-cache")  # the model again, to show greedy decoding repeats itself
     assert second.returncode == 0, second.stderr[-2000:]
+    cached = run_harness("eval")
+    assert cached.returncode == 0, cached.stderr[-2000:]
 
     con = duckdb.connect(str(isolated_runs / "harness.duckdb"), read_only=True)
     try:
         runs = con.execute(
             "select run_id, status, provider, transformers_version, torch_version, lm_eval_version, dtype,"
             " batch_size, chat_template, chat_template_hash, seed from runs order by started_at").fetchall()
-        assert len(runs) == 2
+        assert len(runs) == 3
         for row in runs:
             assert row[1] == "complete" and row[2] == "smollm2"
             assert all(value is not None for value in row), row
-        first_id, second_id = runs[0][0], runs[1][0]
+        first_id, second_id, cached_id = (row[0] for row in runs)
         assert con.execute("select count(*) from samples where run_id = ?", [first_id]).fetchone() == (72,)
         assert con.execute(
             "select count(*) from samples where run_id = ? and prompt = ''", [first_id]).fetchone() == (0,)
@@ -58,6 +60,17 @@ def test_default_eval_on_the_embedded_model_twice(isolated_runs: Path) -> None:
             select count(*) from samples a join samples b using (task, doc_id, filter, metric)
             where a.run_id = ? and b.run_id = ? and a.response <> b.response""", [first_id, second_id]).fetchone()
         assert differing == (0,)
+        # The third run asked the model nothing: every answer came from the cache the first one filled.
+        counts = con.execute("select run_id, cache_hits, provider_calls from runs order by started_at").fetchall()
+        assert counts[1][1:] == (0, counts[0][2]) and counts[0][2] > 60
+        assert counts[2][1:] == (counts[0][2], 0)
+        assert con.execute("select count(*) from generations where run_id = ? and cached",
+                           [cached_id]).fetchone() == (72,)
+        assert _scores(con, cached_id) == scores
+        same = con.execute("""
+            select count(*) from generations a join generations b using (task, doc_id)
+            where a.run_id = ? and b.run_id = ? and a.response = b.response""", [first_id, cached_id]).fetchone()
+        assert same == (72,)
     finally:
         con.close()
 

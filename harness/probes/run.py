@@ -9,7 +9,7 @@ from harness.paths import default_db
 from harness.probes.common import ProbeResult
 from harness.profiles import load_profile
 from harness.providers.registry import create_provider
-from harness.runner import EvalOptions, apply_overrides
+from harness.runner import DEFAULT_PROVIDER, EvalOptions, apply_overrides
 from harness.store import Store
 from harness.store.capabilities import replace_capabilities
 from harness.store.writes import record_provider
@@ -17,7 +17,7 @@ from harness.store.writes import record_provider
 
 def probe(options: EvalOptions, max_context: int = 32768) -> list[ProbeResult]:
     """Probe one provider (with the same overrides as `harness eval`) and replace its stored rows."""
-    profile = apply_overrides(load_profile(options.provider), options)
+    profile = apply_overrides(load_profile(options.provider or DEFAULT_PROVIDER), options)
     if profile.kind not in ("hf", "openai"):
         raise HarnessError(f"probes need an hf or openai provider; '{profile.name}' is {profile.kind}")
     store = Store(options.db or default_db())

@@ -77,6 +77,8 @@ class GenResult:
     fingerprint: str | None = None
     model_reported: str | None = None
     retries: int = 0
+    # Set by the harness, never by a provider: "cache" or "replay" when no provider call produced it.
+    reused: str | None = None
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -18,6 +18,9 @@ from harness.errors import HarnessError
 from harness.store.migrations import migrate
 
 _LOCK = re.compile(r"Could not set lock|Conflicting lock", re.IGNORECASE)
+# Failures of the file, not of the SQL: they become one line (a full disk is not a bug).
+_IO = re.compile(r"No space left|File too large|Permission denied|Read-only file system|Could not write",
+                 re.IGNORECASE)
 
 
 class Store:
@@ -39,6 +42,7 @@ class Store:
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + self.wait_s
         delay = 0.05
+        existed = self.path.exists()
         while True:
             try:
                 return duckdb.connect(str(self.path), read_only=read_only)
@@ -48,6 +52,9 @@ class Store:
                     time.sleep(delay)
                     delay = min(delay * 2, 0.5)
                     continue
+                if not existed:  # e.g. the disk filled while the header was written: never leave a torso
+                    for leftover in (self.path, self.path.with_name(self.path.name + ".wal")):
+                        leftover.unlink(missing_ok=True)
                 raise HarnessError(_describe(self.path, message)) from exc
 
     @contextmanager
@@ -63,8 +70,19 @@ class Store:
                 migrate(con, self.path, read_only=read_only)
                 self._migrated = True
             yield con
+        except duckdb.Error as exc:
+            if _IO.search(str(exc)):
+                raise HarnessError(_describe(self.path, str(exc))) from exc
+            raise
         finally:
-            con.close()
+            con.close()  # an open transaction is rolled back: a failed write leaves nothing behind
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back if a transaction is still open (a failed commit has already ended it; saying so
+    again would hide the original error)."""
+    with suppress(duckdb.Error):
+        con.execute("rollback")
 
 
 def _describe(path: Path, message: str) -> str:
@@ -76,6 +94,6 @@ def _describe(path: Path, message: str) -> str:
         return f"{path} is not a DuckDB database; pass another --db"
     if "Permission denied" in message or "Read-only file system" in message:
         return f"cannot write {path}: permission denied"
-    if "No space left" in message:
-        return f"cannot write {path}: the disk is full"
+    if "No space left" in message or "File too large" in message:
+        return f"cannot write {path}: the disk is full (or the file-size limit was reached)"
     return f"cannot open {path}: {' '.join(message.split())}"

@@ -6,6 +6,7 @@ Append new ones at the end; never edit or reorder one that has shipped.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 import duckdb
@@ -65,10 +66,29 @@ def _0002_run_agreement(con: duckdb.DuckDBPyConnection) -> None:
             computed_at timestamp default current_timestamp, primary key (run_a, run_b, task))""")
 
 
+def _0004_response_cache(con: duckdb.DuckDBPyConnection) -> None:
+    # Answers keyed by who answered (profile hash + model revision) and what was asked (request key),
+    # so a re-run or a resume never pays twice for the same generation. Errors are never stored here.
+    con.execute("""
+        create table response_cache (
+            cache_key varchar primary key, provider varchar not null, profile_hash varchar not null,
+            revision varchar, request_key varchar not null, response varchar not null,
+            finish_reason varchar, input_tokens integer, output_tokens integer, latency_ms double,
+            fingerprint varchar, model_reported varchar, run_id varchar,
+            created_at timestamp default current_timestamp)""")
+    # Which generations came from the cache rather than a provider call.
+    con.execute("alter table generations add column cached boolean default false")
+    # Per run: what the cache saved, and which process owns a 'running' row (to tell a crash from a live run).
+    for column in ("cache_hits integer", "provider_calls integer", "resumes integer default 0",
+                   "pid integer", "host varchar"):
+        con.execute(f"alter table runs add column {column}")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _0001_initial),
     ("0002_run_agreement", _0002_run_agreement),
     ("0003_analysis", migration_0003.apply),
+    ("0004_response_cache", _0004_response_cache),
     ("0005_capabilities_risk", migration_0005.apply),
 ]
 
@@ -104,5 +124,6 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool = False)
             con.execute("insert into schema_migrations (id, name) values (?, ?)", [migration_id, name])
             con.execute("commit")
         except Exception:
-            con.execute("rollback")
+            with suppress(duckdb.Error):  # a failed commit already ended it; keep the original error
+                con.execute("rollback")
             raise

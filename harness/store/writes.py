@@ -11,7 +11,8 @@ from typing import Any
 import duckdb
 
 from harness.profiles import Profile
-from harness.store.db import Store
+from harness.store import cache
+from harness.store.db import Store, rollback
 
 
 def record_provider(con: duckdb.DuckDBPyConnection, profile: Profile) -> str:
@@ -52,6 +53,8 @@ class RunRow:
     python_version: str
     git_sha: str | None
     provenance: str
+    pid: int | None = None  # the process working on the run: a 'running' row without it is a crash
+    host: str | None = None
 
 
 def insert_run(con: duckdb.DuckDBPyConnection, row: RunRow) -> None:
@@ -60,31 +63,37 @@ def insert_run(con: duckdb.DuckDBPyConnection, row: RunRow) -> None:
     con.execute(f"insert into runs ({', '.join(names)}) values ({placeholders})", [getattr(row, n) for n in names])
 
 
-def finish_run(store: Store, run_id: str, status: str, error: str | None, wall_s: float, n_requests: int) -> None:
+def finish_run(store: Store, run_id: str, status: str, error: str | None, wall_s: float, n_requests: int,
+               cache_hits: int = 0, provider_calls: int = 0) -> None:
+    """Mark the run; wall time and counts add up over the sessions of a resumed run."""
     with store.connect() as con:
         con.execute(
-            "update runs set status = ?, error = ?, finished_at = current_timestamp, wall_s = ?, n_requests = ?"
-            " where run_id = ?",
-            [status, error, wall_s, n_requests, run_id],
+            "update runs set status = ?, error = ?, finished_at = current_timestamp,"
+            " wall_s = coalesce(wall_s, 0) + ?, n_requests = ?, cache_hits = coalesce(cache_hits, 0) + ?,"
+            " provider_calls = coalesce(provider_calls, 0) + ? where run_id = ?",
+            [status, error, wall_s, n_requests, cache_hits, provider_calls, run_id],
         )
 
 
 GENERATION_COLUMNS = (
     "run_id", "task", "doc_id", "request_key", "prompt", "response", "finish_reason", "input_tokens",
-    "output_tokens", "latency_ms", "error", "fingerprint", "model_reported", "retries",
+    "output_tokens", "latency_ms", "error", "fingerprint", "model_reported", "retries", "cached",
 )
 
 
 class GenerationWriter:
-    """Buffers generations and commits them in short transactions (at most every `every_s` seconds).
+    """Buffers generations (and fresh answers for the response cache) and commits them together in
+    short transactions, at most every `every_s` seconds.
 
-    Holding the file only briefly lets `harness sql` in another terminal read during a run.
+    Holding the file only briefly lets `harness sql` in another terminal read during a run; committing
+    a generation and its cache row together means a crash keeps both or neither.
     """
 
     def __init__(self, store: Store, every_s: float = 2.0) -> None:
         self.store = store
         self.every_s = every_s
         self.pending: list[tuple] = []
+        self.pending_cache: list[tuple] = []
         self.last_flush = time.monotonic()
         self.written = 0
 
@@ -93,18 +102,25 @@ class GenerationWriter:
         if time.monotonic() - self.last_flush >= self.every_s:
             self.flush()
 
+    def add_cache(self, row: tuple) -> None:
+        """Queue a response-cache row (CACHE_COLUMNS order); written with the next flush."""
+        self.pending_cache.append(row)
+
     def flush(self) -> None:
         self.last_flush = time.monotonic()
-        if not self.pending:
+        if not self.pending and not self.pending_cache:
             return
         rows, self.pending = self.pending, []
+        cache_rows, self.pending_cache = self.pending_cache, []
         placeholders = ", ".join("?" for _ in GENERATION_COLUMNS)
         with self.store.connect() as con:
             con.execute("begin transaction")
-            con.executemany(
-                f"insert or replace into generations ({', '.join(GENERATION_COLUMNS)}) values ({placeholders})",
-                rows,
-            )
+            if rows:
+                con.executemany(
+                    f"insert or replace into generations ({', '.join(GENERATION_COLUMNS)}) values ({placeholders})",
+                    rows,
+                )
+            cache.insert(con, cache_rows)
             con.execute("commit")
         self.written += len(rows)
 
@@ -127,13 +143,17 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[
 def write_scores(
     store: Store, samples: Sequence[dict[str, Any]], task_scores: Sequence[dict[str, Any]]
 ) -> None:
-    """Write scored samples and per-task scores in one transaction (all or nothing)."""
+    """Write scored samples and per-task scores in one transaction (all or nothing). A run's earlier
+    scores are replaced: a resumed run may have written them before its process died."""
+    run_ids = sorted({row["run_id"] for row in [*samples, *task_scores]})
     with store.connect() as con:
         con.execute("begin transaction")
         try:
+            for table in ("samples", "task_scores"):
+                con.execute(f"delete from {table} where run_id in (select unnest(?::varchar[]))", [run_ids])
             insert_rows(con, "samples", samples)
             insert_rows(con, "task_scores", task_scores)
             con.execute("commit")
         except Exception:
-            con.execute("rollback")
+            rollback(con)
             raise
