@@ -108,23 +108,34 @@ def eval_cmd(
     cache: Annotated[bool, typer.Option(help="Reuse and store answers in the response cache.")] = True,
     cache_sampled: Annotated[bool, typer.Option(
         help="Also cache sampled (temperature > 0) requests; they carry the profile's seed.")] = False,
+    processes: Annotated[int, typer.Option(
+        help="Data-parallel processes for hf models (accelerate launch; one per GPU, or CPU shares).",
+        min=1)] = 1,
     db: DbOption = None,
 ) -> None:
     """Run a suite on a provider and store every sample.
 
     Example: harness eval --provider smollm2 --suite smoke
     """
+    from harness import distributed
     from harness.runner import EvalOptions, run_eval
+
+    if processes > 1 and "WORLD_SIZE" not in os.environ:
+        sys.exit(distributed.relaunch(sys.argv[1:], processes))
 
     options = EvalOptions(provider=provider, suite=suite, tasks=task or None, limit=limit, db=db,
                           model_path=model_path, batch_size=batch_size, include_path=include_path,
                           base_url=base_url, model=model, resume=resume, cache=cache, cache_sampled=cache_sampled)
-    bar = _Bar()
+    main = distributed.current().is_main
+    bar = _Bar() if main else None
     try:
         outcome = run_eval(options, bar, notify=lambda line: err.print(line, markup=False, highlight=False,
                                                                   soft_wrap=True))
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
+    if not main:
+        return  # the main process reports for all of them
     rows = [(s["task"], s["metric"], s["filter"], s["value"], s["stderr"], s["n"]) for s in outcome.scores]
     render(["task", "metric", "filter", "score", "stderr", "n"], rows, "table", console, title=f"run {outcome.run_id}")
     rate = outcome.output_tokens / outcome.wall_s if outcome.wall_s else 0.0

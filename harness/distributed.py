@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.store.writes import GenerationWriter
 
 
 @dataclass
@@ -77,11 +78,59 @@ def current() -> Ranks:
     return _CURRENT
 
 
+def without_processes(argv: list[str]) -> list[str]:
+    """The command line minus `--processes N` (or `--processes=N`), for the relaunched processes."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--processes":
+            skip = True
+        elif not arg.startswith("--processes="):
+            kept.append(arg)
+    return kept
+
+
 def relaunch(argv: list[str], processes: int) -> int:
-    """Run `harness <argv>` under `accelerate launch` with `processes` processes; return its exit code."""
+    """Run `harness <argv>` (without --processes) under `accelerate launch`; return its exit code."""
+    argv = without_processes(argv)
     launcher = shutil.which("accelerate", path=os.path.dirname(sys.executable)) or shutil.which("accelerate")
     if launcher is None:
         raise HarnessError("--processes needs accelerate (pip install accelerate)")
     command = [launcher, "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
                "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "harness", *argv]
     return subprocess.call(command, env={**os.environ, "HARNESS_PROCESSES": str(processes)})
+
+
+class HeldWriter(GenerationWriter):
+    """A non-main process's writer: it keeps rows until the main process collects them (only the
+    main process writes the database)."""
+
+    def flush(self) -> None:
+        self.last_flush = float("inf")  # never due: rows wait for `hand_over`
+
+
+def hand_over(ranks: Ranks, writer: GenerationWriter, by_doc: dict[Any, Any]) -> dict[Any, Any]:
+    """Collective, after generation: every process's held rows go to the main process's writer, and
+    every process's results by (task, doc) are merged there. Returns the merged results."""
+    if ranks.world == 1:
+        return by_doc
+    mine = ([], [], by_doc) if ranks.is_main else (writer.pending, writer.pending_cache, by_doc)
+    merged: dict[Any, Any] = {}
+    for rows, cache_rows, results in ranks.gather(mine):
+        if ranks.is_main:
+            writer.pending.extend(rows)
+            writer.pending_cache.extend(cache_rows)
+        merged.update(results)
+    return merged
+
+
+def add_up(ranks: Ranks, counts: Any) -> None:
+    """Collective: on the main process, add the other processes' counters (a dataclass of ints) to `counts`."""
+    if ranks.world == 1:
+        return
+    gathered = ranks.gather(counts)
+    if ranks.is_main:
+        for other in gathered[1:]:
+            for name, value in vars(other).items():
+                setattr(counts, name, getattr(counts, name) + value)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
-from harness import provenance, resume
+from harness import distributed, provenance, resume
 from harness.errors import HarnessError, RunInterrupted
 from harness.paths import default_db
 from harness.profiles import Profile, load_profile
@@ -161,7 +161,8 @@ def _seed_everything(seed: int) -> None:
         pass
 
 
-def _evaluate(lm: ProviderLM, loaded: dict, profile: Profile, limit: int | None) -> dict:
+def _evaluate(lm: ProviderLM, loaded: dict, profile: Profile, limit: int | None, main: bool = True) -> dict:
+    """lm-eval's evaluate; under data parallelism only the main process gets results back."""
     from lm_eval.evaluator import evaluate
 
     for task in loaded["tasks"].values():
@@ -174,9 +175,9 @@ def _evaluate(lm: ProviderLM, loaded: dict, profile: Profile, limit: int | None)
         apply_chat_template=profile.chat_template, fewshot_as_multiturn=profile.chat_template,
         verbosity="ERROR",
     )
-    if not results:
+    if not results and main:
         raise HarnessError("lm-eval returned no results")
-    return results
+    return results or {}
 
 
 @dataclass
@@ -225,44 +226,54 @@ def run_eval(options: EvalOptions, progress: Progress | None = None,
     row exists; the row ends 'complete', 'failed' or 'interrupted', never left 'running' by a handled
     error. `notify` receives one-line notes, such as an earlier run this one could resume instead."""
     store = Store(options.db or default_db())
+    ranks = distributed.current()  # under accelerate: only the main process writes the database
     plan = _plan(options, store)
-    with store.connect() as con:
-        digest = record_provider(con, plan.profile)
-    if plan.target is None and notify is not None:
+    digest = plan.profile.content_hash()
+    if ranks.is_main:
+        with store.connect() as con:
+            record_provider(con, plan.profile)
+    if plan.target is None and notify is not None and ranks.is_main:
         offer = resume.find_offer(store, plan.profile.name, digest, plan.suite, plan.limit)
         if offer is not None:
             notify(resume.offer_line(offer))
     _, loaded = load_tasks(plan.suite.task_names, options.include_path)
     provider = create_provider(plan.profile)
     try:
-        run_id = _open_run(store, plan, digest, provider)
+        run_id = ranks.broadcast(_open_run(store, plan, digest, provider) if ranks.is_main else None)
     except BaseException:
         _close_provider(provider)
         raise
     from harness.lm_adapter import ProviderLM  # imports lm-eval's model layer: only once input is valid
 
-    writer = GenerationWriter(store)
+    writer = GenerationWriter(store) if ranks.is_main else distributed.HeldWriter(store)
     identity = Identity(plan.profile.name, digest, provider.info.revision, run_id)
     reusing = ReusingProvider(provider, store, writer, identity, CachePolicy(options.cache, options.cache_sampled),
                               plan.target.replay if plan.target else None)
     recorder = _Recorder(run_id, writer, progress, plan.target.stored_docs if plan.target else None)
-    lm = ProviderLM(reusing, recorder, plan.profile.generation.max_tokens, plan.profile.generation.seed)
+    lm = ProviderLM(reusing, recorder, plan.profile.generation.max_tokens, plan.profile.generation.seed, ranks)
     if progress:
         lm.on_requests = progress.start
     session = _Session(store, writer, run_id, recorder, reusing)
     try:
-        results = _evaluate(lm, loaded, plan.profile, plan.limit)
+        results = _evaluate(lm, loaded, plan.profile, plan.limit, ranks.is_main)
+        recorder.by_doc = distributed.hand_over(ranks, writer, recorder.by_doc)
+        distributed.add_up(ranks, reusing.counts)
+        if not ranks.is_main:
+            return EvalOutcome(run_id, "complete", session.elapsed(), len(recorder.by_doc))
         writer.flush()
         samples = collect_samples(run_id, results, recorder.by_doc, plan.profile)
         scores = collect_task_scores(run_id, results, plan.suite)
         write_scores(store, samples, scores)
     except KeyboardInterrupt as exc:
+        if not ranks.is_main:
+            raise
         session.close("interrupted", "interrupted by the user")
         stored = writer.written + len(recorder.stored)
         raise RunInterrupted(f"run {run_id} interrupted; {stored} finished generations are stored; "
                              f"finish it with `harness eval --resume {run_id}`") from exc
     except BaseException as exc:
-        session.close("failed", f"{type(exc).__name__}: {exc}"[:500])
+        if ranks.is_main:
+            session.close("failed", f"{type(exc).__name__}: {exc}"[:500])
         raise
     finally:
         _close_provider(provider)
@@ -287,8 +298,11 @@ class _Session:
         self.started = time.monotonic()
         self.wall_s = 0.0
 
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
     def finish(self, status: str, error: str | None) -> None:
-        self.wall_s = time.monotonic() - self.started
+        self.wall_s = self.elapsed()
         counts = self.reusing.counts
         finish_run(self.store, self.run_id, status, error, self.wall_s, len(self.recorder.by_doc),
                    counts.cache_hits, counts.provider_calls)
