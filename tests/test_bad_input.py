@@ -27,7 +27,8 @@ from tests.checks import assert_sound, execute, one_error_line, query
 from tests.conftest import ROOT, run_harness, start_harness
 
 OPENNESS = '[openness]\nclass = "open-source"\nlicence = "MIT"\nweights = true\ncode = true\ndata = true\n'
-OPENAI = 'kind = "openai"\nmodel = "m"\nbase_url = "{url}"\n{extra}\n' + OPENNESS.replace("open-source", "proprietary")
+OPENAI = ('kind = "openai"\nmodel = "m"\nbase_url = "{url}"\n{extra}\n'
+          '[openness]\nclass = "proprietary"\nlicence = "proprietary"\nweights = false\ncode = false\ndata = false\n')
 
 
 @dataclass
