@@ -123,7 +123,7 @@ class OpenAIProvider:
             while (item := results.get()) is not _DONE:
                 if isinstance(item, BaseException):
                     raise item
-                yield item
+                yield from item
         finally:
             future.cancel()
 
@@ -147,15 +147,26 @@ class OpenAIProvider:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._loop = None
 
-    async def _run_all(self, requests: list[GenRequest], emit: Callable[[GenResult], None]) -> None:
+    async def _run_all(self, requests: list[GenRequest], deliver: Callable[[list[GenResult]], None]) -> None:
+        """Run every request; hand results over in batches (all that finished in one loop turn), so
+        the consuming thread is woken once per batch rather than once per answer."""
         client = self._client
         if client is None:
             raise HarnessError(f"provider '{self.name}' is closed")
         gate = asyncio.Semaphore(self.settings.concurrency)
         limiter = RateLimiter(self.settings.requests_per_minute, self.settings.tokens_per_minute)
+        ready: list[GenResult] = []
+        loop = asyncio.get_running_loop()
+
+        def hand_over() -> None:
+            if ready:
+                deliver(ready.copy())
+                ready.clear()
 
         async def one(request: GenRequest) -> None:
-            emit(await self._call(client, request, limiter, gate))
+            ready.append(await self._call(client, request, limiter, gate))
+            if len(ready) == 1:
+                loop.call_soon(hand_over)
 
         tasks = [asyncio.create_task(one(r)) for r in requests]
         try:
@@ -164,6 +175,7 @@ class OpenAIProvider:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            hand_over()
 
     async def _call(self, client: AsyncOpenAI, request: GenRequest, limiter: RateLimiter,
                     gate: asyncio.Semaphore) -> GenResult:
