@@ -29,14 +29,20 @@ def _slow_profile(profiles: Path, delay_ms: int) -> dict[str, str]:
     return {"HARNESS_PROVIDERS_DIR": str(profiles)}
 
 
+def _has(db: Path, table: str) -> bool:
+    """Whether the table exists yet (a kill during start-up can leave a file whose migrations never
+    committed: the next run applies them)."""
+    return db.exists() and bool(query(db, "select 1 from information_schema.tables where table_name = ?", [table]))
+
+
 def _run_of(db: Path) -> tuple[str, str] | None:
-    rows = query(db, "select run_id, status from runs") if db.exists() else []
+    rows = query(db, "select run_id, status from runs") if _has(db, "runs") else []
     assert len(rows) <= 1, rows
     return (rows[0][0], rows[0][1]) if rows else None
 
 
 def _generations(db: Path) -> int:
-    return query(db, "select count(*) from generations")[0][0] if db.exists() else 0
+    return query(db, "select count(*) from generations")[0][0] if _has(db, "generations") else 0
 
 
 def _snapshot(db: Path, run_id: str) -> tuple[list, list]:
