@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from harness.providers.base import GenRequest, GenResult, Provider
 from harness.store import Store
@@ -109,10 +110,11 @@ class ReusingProvider:
             for k, row in found.items()
         }
 
-    def _row(self, request: GenRequest, result: GenResult) -> tuple:
+    def _row(self, request: GenRequest, result: GenResult) -> dict[str, Any]:
         ident = self.identity
-        return (
+        values = (
             self._key(request), ident.provider, ident.profile_hash, ident.revision, request.key(), result.text,
             result.finish_reason, result.input_tokens, result.output_tokens, result.latency_ms,
             result.fingerprint, result.model_reported, ident.run_id,
         )
+        return dict(zip(cache_table.CACHE_COLUMNS, values, strict=True))

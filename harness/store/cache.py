@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from harness.errors import HarnessError
+from harness.store.bulk import insert_rows
 from harness.store.db import Store
 
 CACHE_COLUMNS = (
@@ -42,15 +43,9 @@ def lookup(store: Store, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
     return {row[0]: dict(zip(CACHE_COLUMNS, row, strict=True)) for row in rows}
 
 
-def insert(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Add rows (tuples in CACHE_COLUMNS order) inside the caller's transaction; an existing key wins."""
-    if rows:
-        placeholders = ", ".join("?" for _ in CACHE_COLUMNS)
-        con.executemany(
-            f"insert into response_cache ({', '.join(CACHE_COLUMNS)}) values ({placeholders})"
-            " on conflict do nothing",
-            list(rows),
-        )
+def insert(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Add rows (keys: CACHE_COLUMNS) inside the caller's transaction; an existing key wins."""
+    insert_rows(con, "response_cache", rows, on_conflict="ignore")
 
 
 def clear(store: Store, provider: str | None = None) -> int:

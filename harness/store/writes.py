@@ -12,6 +12,7 @@ import duckdb
 
 from harness.profiles import Profile
 from harness.store import cache
+from harness.store.bulk import insert_rows
 from harness.store.db import Store, rollback
 
 
@@ -92,18 +93,18 @@ class GenerationWriter:
     def __init__(self, store: Store, every_s: float = 2.0) -> None:
         self.store = store
         self.every_s = every_s
-        self.pending: list[tuple] = []
-        self.pending_cache: list[tuple] = []
+        self.pending: list[dict[str, Any]] = []
+        self.pending_cache: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
         self.written = 0
 
     def add(self, row: dict[str, Any]) -> None:
-        self.pending.append(tuple(row[c] for c in GENERATION_COLUMNS))
+        self.pending.append({c: row[c] for c in GENERATION_COLUMNS})
         if time.monotonic() - self.last_flush >= self.every_s:
             self.flush()
 
-    def add_cache(self, row: tuple) -> None:
-        """Queue a response-cache row (CACHE_COLUMNS order); written with the next flush."""
+    def add_cache(self, row: dict[str, Any]) -> None:
+        """Queue a response-cache row (keys: CACHE_COLUMNS); written with the next flush."""
         self.pending_cache.append(row)
 
     def flush(self) -> None:
@@ -112,32 +113,12 @@ class GenerationWriter:
             return
         rows, self.pending = self.pending, []
         cache_rows, self.pending_cache = self.pending_cache, []
-        placeholders = ", ".join("?" for _ in GENERATION_COLUMNS)
         with self.store.connect() as con:
             con.execute("begin transaction")
-            if rows:
-                con.executemany(
-                    f"insert or replace into generations ({', '.join(GENERATION_COLUMNS)}) values ({placeholders})",
-                    rows,
-                )
+            insert_rows(con, "generations", rows, on_conflict="replace")
             cache.insert(con, cache_rows)
             con.execute("commit")
         self.written += len(rows)
-
-
-def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Bulk insert dict rows through Arrow (executemany is slow for thousands of rows)."""
-    if not rows:
-        return
-    import pyarrow as pa
-
-    batch = pa.Table.from_pylist(list(rows))
-    con.register("_incoming", batch)
-    try:
-        columns = ", ".join(batch.column_names)
-        con.execute(f"insert into {table} ({columns}) select {columns} from _incoming")
-    finally:
-        con.unregister("_incoming")
 
 
 def write_scores(
