@@ -30,6 +30,8 @@ import torch.nn.functional as F
 from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
+from harness.providers.hf_head import OutputHead
+
 ATTENTION = "harness_rowwise"
 _MODEL_TYPES = {"llama", "qwen2", "qwen3", "mistral"}
 
@@ -123,6 +125,7 @@ class RowwiseDecoder:
     def __init__(self, model: Any, tokenizer: Any, slots: int, eos_ids: set[int]) -> None:
         self.model, self.tokenizer, self.slots, self.eos_ids = model, tokenizer, slots, eos_ids
         self.layers = model.config.num_hidden_layers
+        self.head = OutputHead(model.get_output_embeddings())
         model.set_attn_implementation(ATTENTION)
         for module in model.modules():
             if isinstance(module, torch.nn.Linear):
@@ -137,12 +140,12 @@ class RowwiseDecoder:
         while queue or active:
             while queue and len(active) < self.slots:
                 row = self._start(queue.pop())
-                finished = self._advance([row], self._forward([row], torch.tensor([row.job.ids])))
+                finished = self._advance([row], self._step([row], torch.tensor([row.job.ids])))
                 active += [row] if not finished else []
                 yield from finished
             if active:
                 last = torch.tensor([[row.tokens[-1]] for row in active])
-                finished = self._advance(active, self._forward(active, last))
+                finished = self._advance(active, self._step(active, last))
                 done = {id(d.job) for d in finished}
                 active = [row for row in active if id(row.job) not in done]
                 yield from finished
@@ -153,22 +156,25 @@ class RowwiseDecoder:
             row.generator = torch.Generator().manual_seed(job.seed or 0)
         return row
 
-    def _forward(self, rows: list[_Row], input_ids: torch.Tensor) -> torch.Tensor:
-        """Last-position logits per row; the rows' key/value buffers grow by the new positions."""
+    def _step(self, rows: list[_Row], input_ids: torch.Tensor) -> list[int]:
+        """Run the new positions through the model and pick each row's next token; the rows' key/value
+        buffers grow by those positions."""
         width = input_ids.shape[1]
         positions = torch.tensor([[row.length + i for i in range(width)] for row in rows])
-        out = self.model(input_ids=input_ids, position_ids=positions, use_cache=False, logits_to_keep=1,
-                         harness_rows=_Rows(rows))
+        out = self.model.base_model(input_ids=input_ids, position_ids=positions, use_cache=False,
+                                    harness_rows=_Rows(rows))
         for row in rows:
             row.length += width
-        logits: torch.Tensor = out.logits[:, -1, :]
-        return logits
+        hidden = out.last_hidden_state[:, -1:, :]
+        greedy = [i for i, row in enumerate(rows) if row.generator is None]
+        picked = dict(zip(greedy, self.head.greedy(hidden[greedy]) if greedy else [], strict=True))
+        return [picked[i] if i in picked else self._sample(row, self.head.logits(hidden, i))
+                for i, row in enumerate(rows)]
 
-    def _advance(self, rows: list[_Row], logits: torch.Tensor) -> list[Done]:
+    def _advance(self, rows: list[_Row], tokens: list[int]) -> list[Done]:
         """Append each row's next token; return the rows that have just finished."""
         finished = []
-        for row, scores in zip(rows, logits, strict=True):
-            token = self._pick(row, scores)
+        for row, token in zip(rows, tokens, strict=True):
             reason = None
             if token in self.eos_ids:
                 reason = "eos"
@@ -185,9 +191,7 @@ class RowwiseDecoder:
         return finished
 
     @staticmethod
-    def _pick(row: _Row, scores: torch.Tensor) -> int:
-        if row.generator is None:
-            return int(scores.argmax())
+    def _sample(row: _Row, scores: torch.Tensor) -> int:
         probs = torch.softmax(scores.float() / row.job.temperature, dim=-1)
         return int(torch.multinomial(probs, 1, generator=row.generator))
 
