@@ -60,7 +60,8 @@ def write_profile(folder: Path, batch_size: int, threads: int | None) -> Path:
         assert old in text, f"smollm2.toml no longer has '{old}'"
         text = text.replace(old, new)
     if threads:
-        text = text.replace("[hf]\n", f"[hf]\nthreads = {threads}\n")
+        lines = [line for line in text.splitlines() if not line.startswith("threads =")]
+        text = "\n".join(lines).replace("[hf]\n", f"[hf]\nthreads = {threads}\n") + "\n"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "smollm2.toml").write_text(text)
     return folder
@@ -173,7 +174,7 @@ def sweep(args: argparse.Namespace, model_dir: Path, tokenizer: Any, root: Path)
     for spec in args.sweep_batches.split(","):
         batch, _, threads = spec.partition("/")
         guard: dict[str, Any] = {"max_rss": int(args.auto_max_rss_gib * GIB), "timeout_s": args.auto_timeout_s}
-        guard = guard if batch == "auto" else {}
+        guard = guard if batch == "auto" else {"timeout_s": args.run_timeout_s}
         figures, got = run_side("lm_eval", tasks, root / f"sweep-{batch}-{threads}", model_dir, batch, root,
                                 lm_eval_threads=int(threads) if threads else None, **guard)
         figures.update(batch_size=batch, threads=threads or "default")
@@ -195,8 +196,9 @@ def main() -> None:
     parser.add_argument("--lm-eval-threads", type=int, default=None, help="lm-eval's threads (default: torch's)")
     parser.add_argument("--sweep", action="store_true", help="only run lm-eval at each of --sweep-batches")
     parser.add_argument("--sweep-batches", default="1,8,32,auto,1/1", help="BATCH or BATCH/THREADS, comma-separated")
-    parser.add_argument("--auto-max-rss-gib", type=float, default=12.0)
-    parser.add_argument("--auto-timeout-s", type=float, default=1800.0)
+    parser.add_argument("--auto-max-rss-gib", type=float, default=10.0)
+    parser.add_argument("--auto-timeout-s", type=float, default=1200.0)
+    parser.add_argument("--run-timeout-s", type=float, default=3600.0, help="a sweep run taking longer is stopped")
     parser.add_argument("--docs", help="other doc counts, e.g. pack_gsm8k_cot=2,pack_humaneval=2 (a quick check)")
     args = parser.parse_args()
     if args.docs:

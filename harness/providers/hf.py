@@ -9,6 +9,7 @@ Either way a sequence stops at EOS or a stop string, and stop strings are cut he
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
@@ -34,7 +35,7 @@ class HFProvider:
         assert settings is not None
         weights = resolve_weights(profile)
         if settings.threads:
-            torch.set_num_threads(settings.threads)
+            torch.set_num_threads(_threads(settings.threads))
         self.tokenizer = AutoTokenizer.from_pretrained(weights.folder)
         if profile.chat_template and not self.tokenizer.chat_template:
             raise HarnessError(
@@ -143,6 +144,14 @@ class HFProvider:
             ended = next((i for i, tok in enumerate(row) if tok in self.eos_ids), None)
             generated = row if ended is None else row[:ended]
             yield self._result(req, len(ids), generated, ended is not None, latency_ms)
+
+
+def _threads(setting: int | str) -> int:
+    """A thread count, or for "auto" the cores the load average leaves free (at least one)."""
+    if isinstance(setting, int):
+        return setting
+    cores = os.cpu_count() or 1
+    return max(1, min(cores, round(cores - os.getloadavg()[0])))
 
 
 def _as_set(value: int | list[int] | None) -> set[int]:
