@@ -104,11 +104,30 @@ def _rowwise_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.
 AttentionInterface.register(ATTENTION, _rowwise_attention)
 
 
+# Weight blocks of this size stay in a core's L2 cache while every row of a decode step passes through.
+_BLOCK_BYTES = 1 << 20
+
+
 def _rowwise_linear(self: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
-    # A decode step ([rows, 1, features]) goes one row at a time: the single-row kernel, as alone.
-    if x.dim() == 3 and x.shape[0] > 1 and x.shape[1] == 1:
-        return torch.cat([F.linear(x[i : i + 1], self.weight, self.bias) for i in range(x.shape[0])])
-    return F.linear(x, self.weight, self.bias)
+    # A decode step ([rows, 1, features]) runs the single-row kernel per row, as each row alone would;
+    # a matrix larger than L2 goes block of output features by block, each block hot for all rows
+    # (an output feature is one dot product, so it does not depend on which block it is computed in).
+    rows = x.shape[0]
+    if x.dim() != 3 or rows == 1 or x.shape[1] != 1:
+        return F.linear(x, self.weight, self.bias)
+    blocks: list[tuple[torch.Tensor, torch.Tensor | None]] = self._harness_blocks  # type: ignore[assignment]
+    if len(blocks) == 1:
+        return torch.cat([F.linear(x[i : i + 1], self.weight, self.bias) for i in range(rows)])
+    parts = [[F.linear(x[i : i + 1], w, b) for i in range(rows)] for w, b in blocks]
+    return torch.cat([torch.cat([part[i] for part in parts], dim=-1) for i in range(rows)])
+
+
+def _blocks(layer: torch.nn.Linear) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    weight, bias = layer.weight, layer.bias
+    count = max(1, -(-weight.numel() * weight.element_size() // _BLOCK_BYTES))
+    sizes = [len(w) for w in weight.chunk(count)]
+    biases = bias.split(sizes) if bias is not None else [None] * len(sizes)
+    return list(zip(weight.split(sizes), biases, strict=True))
 
 
 def supports(model: Any) -> bool:
@@ -129,6 +148,7 @@ class RowwiseDecoder:
         model.set_attn_implementation(ATTENTION)
         for module in model.modules():
             if isinstance(module, torch.nn.Linear):
+                module._harness_blocks = _blocks(module)  # type: ignore[assignment]
                 module.forward = types.MethodType(_rowwise_linear, module)  # type: ignore[method-assign]
 
     @torch.inference_mode()
