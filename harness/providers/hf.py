@@ -1,12 +1,15 @@
 """The `hf` provider: a local model through transformers (+ accelerate for device_map).
 
-Batches are grouped by decoding settings and sorted by prompt length, left-padded, and stop as soon
-as every sequence has hit EOS or a stop string; stop strings are then cut here, not by the caller.
+On CPU, supported models decode with `RowwiseDecoder` (hf_decode.py): batched, yet every answer is
+bit for bit the one the prompt gets alone, whatever the batch size. Other models and devices use
+`model.generate` on batches grouped by decoding settings, sorted by prompt length and left-padded.
+Either way a sequence stops at EOS or a stop string, and stop strings are cut here, not by the caller.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
@@ -18,18 +21,21 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from harness.errors import HarnessError
 from harness.profiles import Profile
 from harness.providers.base import GenRequest, GenResult, ProviderInfo, cut_at_stop
+from harness.providers.hf_decode import Job, RowwiseDecoder, supports
 from harness.providers.hf_weights import resolve_weights
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
 
 
 class HFProvider:
-    """transformers model + tokenizer; `generate` yields results batch by batch."""
+    """transformers model + tokenizer; `generate` yields results as they finish."""
 
     def __init__(self, profile: Profile) -> None:
         settings = profile.hf
         assert settings is not None
         weights = resolve_weights(profile)
+        if settings.threads:
+            torch.set_num_threads(_threads(settings.threads))
         self.tokenizer = AutoTokenizer.from_pretrained(weights.folder)
         if profile.chat_template and not self.tokenizer.chat_template:
             raise HarnessError(
@@ -46,6 +52,9 @@ class HFProvider:
             trust_remote_code=settings.trust_remote_code,
         ).eval()
         self.batch_size = settings.batch_size
+        self.eos_ids = _as_set(self.model.generation_config.eos_token_id) | _as_set(self.tokenizer.eos_token_id)
+        self.decoder = (RowwiseDecoder(self.model, self.tokenizer, self.batch_size, self.eos_ids)
+                        if supports(self.model) else None)
         template = self.tokenizer.chat_template or ""
         self.info = ProviderInfo(
             name=profile.name,
@@ -57,10 +66,11 @@ class HFProvider:
                 "dtype": str(self.model.dtype).removeprefix("torch."),
                 "device": str(self.model.device),
                 "batch_size": self.batch_size,
-                "padding_side": "left",
+                "padding_side": "left" if self.decoder is None else None,  # rowwise decoding pads nothing
                 "weights_source": weights.source,
                 "chat_template_hash": hashlib.sha256(template.encode()).hexdigest()[:16] if template else None,
                 "torch_threads": torch.get_num_threads(),
+                "decoding": "rowwise" if self.decoder is not None else "generate",
             },
         )
 
@@ -78,8 +88,15 @@ class HFProvider:
         return encoded
 
     def generate(self, requests: Sequence[GenRequest]) -> Iterator[GenResult]:
-        """Yield one GenResult per request, batch by batch (not in request order)."""
+        """Yield one GenResult per request as each finishes (not in request order)."""
         encoded = [(req, self._encode(req)) for req in requests]
+        if self.decoder is not None:
+            jobs = [Job(ids=ids, max_tokens=req.max_tokens, stop=req.stop, temperature=req.temperature,
+                        seed=req.seed, tag=req) for req, ids in encoded]
+            for done in self.decoder.run(jobs):
+                ended = done.finish == "eos"
+                yield self._result(done.job.tag, len(done.job.ids), done.tokens, ended, done.latency_ms)
+            return
 
         def settings(item: tuple[GenRequest, list[int]]) -> tuple:
             req = item[0]
@@ -91,6 +108,19 @@ class HFProvider:
             items = list(group)
             for start in range(0, len(items), self.batch_size):
                 yield from self._generate_batch(items[start : start + self.batch_size])
+
+    def _result(self, req: GenRequest, n_input: int, generated: list[int], ended: bool,
+                latency_ms: float) -> GenResult:
+        text = str(self.tokenizer.decode(generated, skip_special_tokens=True))
+        text, stopped = cut_at_stop(text, req.stop)
+        return GenResult(
+            key=req.key(),
+            text=text,
+            finish_reason="stop" if stopped or ended else "length",
+            input_tokens=n_input,
+            output_tokens=len(generated) + (1 if ended else 0),
+            latency_ms=latency_ms,
+        )
 
     @torch.inference_mode()
     def _generate_batch(self, batch: list[tuple[GenRequest, list[int]]]) -> Iterator[GenResult]:
@@ -109,22 +139,19 @@ class HFProvider:
         output = self.model.generate(**padded, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
         latency_ms = (time.perf_counter() - started) * 1000
         new_tokens = output[:, padded["input_ids"].shape[1] :]
-        eos_ids = _as_set(self.model.generation_config.eos_token_id)
         for (req, ids), row in zip(batch, new_tokens.tolist(), strict=True):
             row = row[: req.max_tokens]
-            ended = next((i for i, tok in enumerate(row) if tok in eos_ids), None)
+            ended = next((i for i, tok in enumerate(row) if tok in self.eos_ids), None)
             generated = row if ended is None else row[:ended]
-            text = str(self.tokenizer.decode(generated, skip_special_tokens=True))
-            text, stopped = cut_at_stop(text, req.stop)
-            finish = "stop" if stopped or ended is not None else "length"
-            yield GenResult(
-                key=req.key(),
-                text=text,
-                finish_reason=finish,
-                input_tokens=len(ids),
-                output_tokens=len(generated) + (1 if ended is not None else 0),
-                latency_ms=latency_ms,
-            )
+            yield self._result(req, len(ids), generated, ended is not None, latency_ms)
+
+
+def _threads(setting: int | str) -> int:
+    """A thread count, or for "auto" the cores the load average leaves free (at least one)."""
+    if isinstance(setting, int):
+        return setting
+    cores = os.cpu_count() or 1
+    return max(1, min(cores, round(cores - os.getloadavg()[0])))
 
 
 def _as_set(value: int | list[int] | None) -> set[int]:

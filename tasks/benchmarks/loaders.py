@@ -54,7 +54,7 @@ def mmlu(**kwargs) -> datasets.DatasetDict:
         for subject in sorted(by_subject):
             pool = sorted(by_subject[subject], key=lambda d: hashlib.sha256(d["question"].encode()).hexdigest())
             docs += pool[: int(per_subject)]
-    return _split(docs)
+    return _split(_limit(docs, kwargs))
 
 
 def hellaswag(**kwargs) -> datasets.DatasetDict:

@@ -1,0 +1,126 @@
+"""Rowwise decoding on the real embedded model: batched answers equal one-at-a-time answers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from harness.profiles import Profile, load_profile
+from harness.providers.base import GenRequest, GenResult, Message
+from harness.providers.hf import HFProvider
+from harness.providers.hf_weights import resolve_weights
+
+pytestmark = pytest.mark.slow
+
+QUESTIONS = [
+    ("What is 17 times 23? Think step by step.", 40, ("\n\n",)),
+    ("Name three colours, separated by commas.", 24, ("\n",)),
+    ("Write a Python function that reverses a string.", 48, ("\ndef", "\nclass")),
+    ("Explain in detail how a bicycle works. " * 6, 32, ()),
+    ("Hi", 12, ()),
+    ("Q: A train travels 60 km in 1.5 hours. What is its speed?\nA:", 40, ("Q:",)),
+]
+
+
+def _requests() -> list[GenRequest]:
+    return [GenRequest(messages=(Message("user", q),), max_tokens=n, stop=stop) for q, n, stop in QUESTIONS]
+
+
+def _profile(**hf: object) -> Profile:
+    profile = load_profile("smollm2")
+    assert profile.hf is not None
+    return profile.model_copy(update={"hf": profile.hf.model_copy(update=hf)})
+
+
+@pytest.fixture(scope="module")
+def provider() -> HFProvider:
+    return HFProvider(_profile(batch_size=4, threads=1))
+
+
+def _alone(provider: HFProvider, requests: list[GenRequest]) -> dict[str, GenResult]:
+    """What `model.generate` answers for each prompt on its own (lm-eval's batch size 1), on an
+    unpatched copy of the model."""
+    model = AutoModelForCausalLM.from_pretrained(resolve_weights(_profile()).folder, dtype=torch.float32).eval()
+    decoder, patched, batch = provider.decoder, provider.model, provider.batch_size
+    provider.decoder, provider.model, provider.batch_size = None, model, 1
+    try:
+        return {r.key: r for r in provider.generate(requests)}
+    finally:
+        provider.decoder, provider.model, provider.batch_size = decoder, patched, batch
+
+
+def test_batched_answers_are_the_answers_each_prompt_gets_alone(provider: HFProvider) -> None:
+    assert provider.info.details["decoding"] == "rowwise"
+    requests = _requests()
+    batched = {r.key: r for r in provider.generate(requests)}
+    alone = _alone(provider, requests)
+    assert set(batched) == {r.key() for r in requests}
+    for req in requests:
+        ours, theirs = batched[req.key()], alone[req.key()]
+        assert (ours.text, ours.output_tokens, ours.finish_reason) == (
+            theirs.text, theirs.output_tokens, theirs.finish_reason), req.messages
+    assert sum(bool(r.text) for r in batched.values()) >= 5
+    # The output layer ran batched for most greedy tokens, and single-row where it could not be sure.
+    assert provider.decoder is not None and provider.decoder.head.batched > 0
+
+
+def test_rows_stop_at_their_stop_string_and_the_batch_does_not_run_on(provider: HFProvider) -> None:
+    stops = [GenRequest(messages=(Message("user", q),), max_tokens=200, stop=(".", "\n")) for q, _, _ in QUESTIONS[:4]]
+    forwards = 0
+
+    def count(*_: object) -> None:
+        nonlocal forwards
+        forwards += 1
+
+    hook = provider.model.base_model.register_forward_hook(count)
+    try:
+        results = list(provider.generate(stops))
+    finally:
+        hook.remove()
+    assert all(r.finish_reason == "stop" and "." not in r.text and "\n" not in r.text for r in results)
+    longest = max(r.output_tokens or 0 for r in results)
+    assert longest < 100
+    # One prefill per row, then at most one step per token of the longest row: nobody decodes to 200.
+    assert forwards <= len(stops) + longest
+
+
+def test_stopping_early_gives_the_text_that_running_to_max_tokens_gives_up_to_the_stop(provider: HFProvider) -> None:
+    question = (Message("user", "List four fruits, one per line."),)
+    stopped = next(provider.generate([GenRequest(messages=question, max_tokens=40, stop=("\n",))]))
+    full = next(provider.generate([GenRequest(messages=question, max_tokens=40)]))
+    assert stopped.finish_reason == "stop"
+    assert full.text.startswith(stopped.text + "\n")
+
+
+def test_a_sampled_answer_does_not_depend_on_the_batch_it_shares(provider: HFProvider) -> None:
+    sampled = GenRequest(messages=(Message("user", "Tell me a short story about a cat."),), max_tokens=24,
+                         temperature=0.8, seed=7)
+    alone = next(provider.generate([sampled]))
+    together = {r.key: r for r in provider.generate([sampled, *_requests()[:3]])}
+    assert together[sampled.key()].text == alone.text and alone.text
+
+
+def test_the_output_layer_falls_back_to_one_row_when_two_tokens_tie(provider: HFProvider) -> None:
+    assert provider.decoder is not None
+    head = provider.decoder.head
+    with torch.no_grad():
+        weight = head.weight.detach()
+        hidden = torch.randn(3, 1, weight.shape[1], generator=torch.Generator().manual_seed(0)) * 2
+        # Project row 0 so that its two best tokens score the same: no batched answer is safe there.
+        a, b = (weight @ hidden[0, 0]).topk(2).indices.tolist()
+        diff = weight[a] - weight[b]
+        hidden[0, 0] -= diff * (hidden[0, 0] @ diff) / (diff @ diff)
+        exact_before = head.exact
+        tokens = head.greedy(hidden)
+        fell_back = head.exact - exact_before
+        assert tokens == [int(head.logits(hidden, i).argmax()) for i in range(3)]
+    assert fell_back >= 1
+
+
+def test_bfloat16_is_an_opt_in_that_loads_and_runs() -> None:
+    bf16 = HFProvider(_profile(dtype="bfloat16", batch_size=2, threads=1))
+    assert bf16.info.details["dtype"] == "bfloat16"
+    assert next(bf16.model.parameters()).dtype == torch.bfloat16
+    results = list(bf16.generate(_requests()[:3]))
+    assert len(results) == 3 and sum(bool(r.text) for r in results) >= 2
