@@ -124,3 +124,19 @@ def test_bfloat16_is_an_opt_in_that_loads_and_runs() -> None:
     assert next(bf16.model.parameters()).dtype == torch.bfloat16
     results = list(bf16.generate(_requests()[:3]))
     assert len(results) == 3 and sum(bool(r.text) for r in results) >= 2
+
+
+def test_the_model_still_generates_as_usual_outside_the_decoder(provider: HFProvider) -> None:
+    # The probes call model.generate (logprobs, n, streaming) on the provider's own model.
+    plain = AutoModelForCausalLM.from_pretrained(resolve_weights(_profile()).folder, dtype=torch.float32).eval()
+    tokenizer = provider.tokenizer
+    tokenizer.padding_side = "left"
+    texts = [tokenizer.apply_chat_template([{"role": "user", "content": q}], tokenize=False,
+                                           add_generation_prompt=True) for q, _, _ in QUESTIONS[:2]]
+    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    settings = {"max_new_tokens": 12, "do_sample": False, "temperature": None, "top_p": None, "top_k": None,
+                "pad_token_id": tokenizer.pad_token_id}
+    with torch.inference_mode():
+        ours = provider.model.generate(**batch, **settings)
+        theirs = plain.generate(**batch, **settings)
+    assert torch.equal(ours, theirs)

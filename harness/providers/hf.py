@@ -147,11 +147,12 @@ class HFProvider:
 
 
 def _threads(setting: int | str) -> int:
-    """A thread count, or for "auto" the cores the load average leaves free (at least one)."""
+    """A thread count, or for "auto" the cores the load average leaves free (at least one, and never
+    more than already set: `--processes` gives each process its share of the cores first)."""
     if isinstance(setting, int):
         return setting
     cores = os.cpu_count() or 1
-    return max(1, min(cores, round(cores - os.getloadavg()[0])))
+    return max(1, min(torch.get_num_threads(), cores, round(cores - os.getloadavg()[0])))
 
 
 def _as_set(value: int | list[int] | None) -> set[int]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 import types
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from harness.providers.hf_head import OutputHead
 
@@ -80,8 +82,11 @@ def _rowwise_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.
                        attention_mask: torch.Tensor | None, dropout: float = 0.0, scaling: float | None = None,
                        harness_rows: _Rows | None = None, **kwargs: Any) -> tuple[torch.Tensor, None]:
     """Store each row's new keys and values, then attend per row exactly as an unpadded batch of one does
-    (no mask: causal within a prefill, everything cached for a decode step)."""
-    assert harness_rows is not None, f"attention '{ATTENTION}' runs only inside RowwiseDecoder"
+    (no mask: causal within a prefill, everything cached for a decode step). Outside a decoder step
+    (`model.generate` from the probes) this is plain SDPA attention."""
+    if harness_rows is None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      **kwargs)
     layer: int = getattr(module, "layer_idx")  # noqa: B009 (a module attribute mypy sees as Tensor | Module)
     new = key.shape[2]
     outputs = []
@@ -102,7 +107,12 @@ def _rowwise_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.
 
 
 AttentionInterface.register(ATTENTION, _rowwise_attention)
+# Masks as for SDPA: `generate` on a padded batch needs them (a decoder step ignores the mask it is given).
+AttentionMaskInterface.register(ATTENTION, sdpa_mask)
 
+
+# True only inside RowwiseDecoder._step (per thread): other forwards (the probes' `generate`) run as usual.
+_IN_STEP: ContextVar[bool] = ContextVar("harness_rowwise_step", default=False)
 
 # Weight blocks of this size stay in a core's L2 cache while every row of a decode step passes through.
 _BLOCK_BYTES = 1 << 20
@@ -113,7 +123,7 @@ def _rowwise_linear(self: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
     # a matrix larger than L2 goes block of output features by block, each block hot for all rows
     # (an output feature is one dot product, so it does not depend on which block it is computed in).
     rows = x.shape[0]
-    if x.dim() != 3 or rows == 1 or x.shape[1] != 1:
+    if not _IN_STEP.get() or x.dim() != 3 or rows == 1 or x.shape[1] != 1:
         return F.linear(x, self.weight, self.bias)
     blocks: list[tuple[torch.Tensor, torch.Tensor | None]] = self._harness_blocks  # type: ignore[assignment]
     if len(blocks) == 1:
@@ -181,8 +191,12 @@ class RowwiseDecoder:
         buffers grow by those positions."""
         width = input_ids.shape[1]
         positions = torch.tensor([[row.length + i for i in range(width)] for row in rows])
-        out = self.model.base_model(input_ids=input_ids, position_ids=positions, use_cache=False,
-                                    harness_rows=_Rows(rows))
+        token = _IN_STEP.set(True)
+        try:
+            out = self.model.base_model(input_ids=input_ids, position_ids=positions, use_cache=False,
+                                        harness_rows=_Rows(rows))
+        finally:
+            _IN_STEP.reset(token)
         for row in rows:
             row.length += width
         hidden = out.last_hidden_state[:, -1:, :]
