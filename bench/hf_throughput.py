@@ -53,10 +53,11 @@ def write_tasks(folder: Path) -> list[str]:
     return names
 
 
-def write_profile(folder: Path, batch_size: int, threads: int | None) -> Path:
+def write_profile(folder: Path, batch_size: int, threads: int | None, dtype: str = "float32") -> Path:
     """The smollm2 profile with the tasks' own max_gen_toks (lm-eval applies no cap of its own)."""
     text = (providers_dir() / "smollm2.toml").read_text()
-    for old, new in (("max_tokens = 256", "max_tokens = 512"), ("batch_size = 8", f"batch_size = {batch_size}")):
+    for old, new in (("max_tokens = 256", "max_tokens = 512"), ("batch_size = 32", f"batch_size = {batch_size}"),
+                     ('dtype = "float32"', f'dtype = "{dtype}"')):
         assert old in text, f"smollm2.toml no longer has '{old}'"
         text = text.replace(old, new)
     if threads:
@@ -191,7 +192,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--lm-eval-batch", default="1", help="lm-eval's batch size (its best one from --sweep)")
-    parser.add_argument("--batch-size", type=int, default=8, help="the harness's batch size")
+    parser.add_argument("--batch-size", type=int, default=32, help="the harness's batch size")
     parser.add_argument("--threads", type=int, default=None, help="the harness's threads (default: the profile's)")
     parser.add_argument("--lm-eval-threads", type=int, default=None, help="lm-eval's threads (default: torch's)")
     parser.add_argument("--sweep", action="store_true", help="only run lm-eval at each of --sweep-batches")

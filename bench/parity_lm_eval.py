@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import duckdb
-
+from bench.hf_runs import harness_command, harness_samples, lm_eval_command, lm_eval_samples, run_child
 from harness.paths import tasks_dir
 from harness.profiles import load_profile
 from harness.providers.hf_weights import resolve_weights
@@ -25,39 +21,11 @@ from harness.providers.hf_weights import resolve_weights
 OUT = Path(__file__).parent / "results" / "parity_lm_eval.json"
 
 
-def run_lm_eval(model_dir: Path, tasks: list[str], limit: int, out: Path) -> tuple[dict, float]:
-    command = [
-        sys.executable, "-m", "lm_eval", "--model", "hf",
-        "--model_args", f"pretrained={model_dir},dtype=float32", "--tasks", ",".join(tasks),
-        "--include_path", str(tasks_dir()), "--apply_chat_template", "--fewshot_as_multiturn",
-        "--batch_size", "1", "--limit", str(limit), "--log_samples", "--output_path", str(out), "--seed", "1234",
-    ]
-    started = time.monotonic()
-    subprocess.run(command, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
-    wall = time.monotonic() - started
-    samples: dict[tuple[str, int, str], tuple[str, float]] = {}
-    for path in out.rglob("samples_*.jsonl"):
-        task = path.name.removeprefix("samples_").rsplit("_", 1)[0]
-        for line in path.read_text().splitlines():
-            row = json.loads(line)
-            filtered = row["filtered_resps"][0]
-            filtered = filtered[0] if isinstance(filtered, list) else filtered
-            samples[(task, int(row["doc_id"]), row["filter"])] = (str(filtered), float(row["exact_match"]))
-    return samples, wall
-
-
-def run_harness(tasks: list[str], limit: int, db: Path) -> tuple[dict, float]:
-    command = [sys.executable, "-m", "harness", "eval", "-p", "smollm2", "--batch-size", "1", "--limit", str(limit),
-               "--db", str(db)] + [arg for t in tasks for arg in ("-t", t)]
-    started = time.monotonic()
-    subprocess.run(command, check=True)
-    wall = time.monotonic() - started
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute("select task, doc_id, filter, filtered, score from samples").fetchall()
-    finally:
-        con.close()
-    return {(t, d, f): (str(x), float(s)) for t, d, f, x, s in rows}, wall
+def run_side(command: list[str], log: Path) -> float:
+    child = run_child(command, log=log)
+    if child.returncode != 0:
+        raise SystemExit(f"{command[2]} failed:\n{child.tail}")
+    return child.wall_s
 
 
 def main() -> None:
@@ -68,8 +36,12 @@ def main() -> None:
     tasks = args.tasks.split(",")
     model_dir = resolve_weights(load_profile("smollm2")).folder
     with tempfile.TemporaryDirectory() as tmp:
-        theirs, their_wall = run_lm_eval(model_dir, tasks, args.limit, Path(tmp) / "lm_eval")
-        ours, our_wall = run_harness(tasks, args.limit, Path(tmp) / "harness.duckdb")
+        work = Path(tmp)
+        their_wall = run_side(lm_eval_command(model_dir, tasks, tasks_dir(), "1", work / "lm_eval", args.limit),
+                              work / "lm_eval.log")
+        theirs = {k: (f, s) for k, (_, f, s) in lm_eval_samples(work / "lm_eval").items()}
+        our_wall = run_side(harness_command(tasks, work / "h.duckdb", limit=args.limit, batch_size=1), work / "h.log")
+        ours = {k: (f, s) for k, (_, f, s) in harness_samples(work / "h.duckdb").items()}
     report = {"bench": "parity_lm_eval", "limit": args.limit, "tasks": {}, "lm_eval_wall_s": their_wall,
               "harness_wall_s": our_wall, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     for task in tasks:

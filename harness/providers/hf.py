@@ -1,7 +1,7 @@
 """The `hf` provider: a local model through transformers (+ accelerate for device_map).
 
-On CPU, supported models decode with `RowwiseDecoder` (hf_decode.py): batched, yet every answer is
-bit for bit the one the prompt gets alone, whatever the batch size. Other models and devices use
+On CPU, supported models decode with `RowwiseDecoder` (hf_decode.py): continuous batching with no
+padding, or with `exact = true` answers bit for bit those of the prompt alone. Other models and devices use
 `model.generate` on batches grouped by decoding settings, sorted by prompt length and left-padded.
 Either way a sequence stops at EOS or a stop string, and stop strings are cut here, not by the caller.
 """
@@ -9,7 +9,6 @@ Either way a sequence stops at EOS or a stop string, and stop strings are cut he
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
@@ -35,7 +34,7 @@ class HFProvider:
         assert settings is not None
         weights = resolve_weights(profile)
         if settings.threads:
-            torch.set_num_threads(_threads(settings.threads))
+            torch.set_num_threads(settings.threads)
         self.tokenizer = AutoTokenizer.from_pretrained(weights.folder)
         if profile.chat_template and not self.tokenizer.chat_template:
             raise HarnessError(
@@ -53,7 +52,7 @@ class HFProvider:
         ).eval()
         self.batch_size = settings.batch_size
         self.eos_ids = _as_set(self.model.generation_config.eos_token_id) | _as_set(self.tokenizer.eos_token_id)
-        self.decoder = (RowwiseDecoder(self.model, self.tokenizer, self.batch_size, self.eos_ids)
+        self.decoder = (RowwiseDecoder(self.model, self.tokenizer, self.batch_size, self.eos_ids, settings.exact)
                         if supports(self.model) else None)
         template = self.tokenizer.chat_template or ""
         self.info = ProviderInfo(
@@ -70,7 +69,7 @@ class HFProvider:
                 "weights_source": weights.source,
                 "chat_template_hash": hashlib.sha256(template.encode()).hexdigest()[:16] if template else None,
                 "torch_threads": torch.get_num_threads(),
-                "decoding": "rowwise" if self.decoder is not None else "generate",
+                "decoding": "generate" if self.decoder is None else f"rowwise-{self.decoder.mode}",
             },
         )
 
@@ -144,15 +143,6 @@ class HFProvider:
             ended = next((i for i, tok in enumerate(row) if tok in self.eos_ids), None)
             generated = row if ended is None else row[:ended]
             yield self._result(req, len(ids), generated, ended is not None, latency_ms)
-
-
-def _threads(setting: int | str) -> int:
-    """A thread count, or for "auto" the cores the load average leaves free (at least one, and never
-    more than already set: `--processes` gives each process its share of the cores first)."""
-    if isinstance(setting, int):
-        return setting
-    cores = os.cpu_count() or 1
-    return max(1, min(torch.get_num_threads(), cores, round(cores - os.getloadavg()[0])))
 
 
 def _as_set(value: int | list[int] | None) -> set[int]:
