@@ -56,6 +56,20 @@ def run_harness(*args: str, env: dict[str, str] | None = None, timeout: float = 
     )
 
 
+# Runs a command as its only child and prints that child's peak RSS in KiB (Linux ru_maxrss) on the
+# last line of stderr: the peak of the harness alone, not of pytest or of earlier children.
+_PEAK_RSS = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)")
+
+
+def run_harness_peak_rss(*args: str) -> tuple[subprocess.CompletedProcess, int]:
+    """`run_harness`, also returning the CLI process's peak resident memory in bytes."""
+    result = subprocess.run([sys.executable, "-c", _PEAK_RSS, sys.executable, "-m", "harness", *args],
+                            capture_output=True, text=True, timeout=900, cwd=ROOT)
+    lines = result.stderr.rstrip().splitlines()
+    return result, int(lines[-1]) * 1024
+
+
 def start_harness(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start the real CLI without waiting (to read beside it, interrupt it or kill it)."""
     return subprocess.Popen(
