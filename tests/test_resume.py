@@ -125,7 +125,8 @@ def test_crash_trials_with_the_fake_provider(tmp_path: Path, profiles: Path) -> 
     trials = [Trial(in_startup=True, wait=rng.uniform(0.5, 3.0)), Trial(after=24)]
     # Mid-run: a random moment once generating has begun (losing what was not yet committed), or
     # right after a random number of generations was committed.
-    trials += [Trial(after=1, wait=rng.uniform(0, 2.5)) for _ in range(4)]
+    # (Waits stay well inside the ~2.4 s of generating: a longer one can land after the run completed.)
+    trials += [Trial(after=1, wait=rng.uniform(0, 1.5)) for _ in range(4)]
     trials += [Trial(after=rng.randint(2, 23)) for _ in range(4)]
     for number, trial in enumerate(trials):
         db = tmp_path / f"trial{number}.duckdb"
@@ -134,7 +135,9 @@ def test_crash_trials_with_the_fake_provider(tmp_path: Path, profiles: Path) -> 
         _assert_same_as(db, run_id, baseline, docs=24)
     summary = [(round(t.wait, 2), t.after, t.phase, t.stored) for t in trials]
     print("crash trials (wait s, after n, died while, generations stored):", json.dumps(summary))
-    assert sum(t.phase == "generating" for t in trials) >= 5, summary
+    # Most land mid-generation (the four timed kills at least); where the others land depends on when
+    # the ~7-generation commits happen on this machine.
+    assert sum(t.phase == "generating" for t in trials) >= 4, summary
 
 
 @pytest.mark.slow
