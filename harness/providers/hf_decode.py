@@ -117,12 +117,14 @@ class RowwiseDecoder:
     def _prefill_groups(self, rows: list[Row]) -> Iterator[list[Row]]:
         """Exact mode: one prompt per forward. Batched: consecutive prompts up to PREFILL_TOKENS."""
         group: list[Row] = []
+        size = 0
         for row in rows:
-            size = sum(len(r.job.ids) - r.length for r in group)
-            if group and (self.mode == "exact" or size + len(row.job.ids) - row.length > PREFILL_TOKENS):
+            new = len(row.job.ids) - row.length
+            if group and (self.mode == "exact" or size + new > PREFILL_TOKENS):
                 yield group
-                group = []
+                group, size = [], 0
             group.append(row)
+            size += new
         if group:
             yield group
 

@@ -8,6 +8,7 @@ forward (the probes call `model.generate`) runs as plain SDPA attention and plai
 from __future__ import annotations
 
 import time
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -157,8 +158,6 @@ def _blocks(layer: torch.nn.Linear) -> list[tuple[torch.Tensor, torch.Tensor | N
 
 def install(model: Any) -> None:
     """Route the model's attention and linear layers through the functions above (once per model)."""
-    import types
-
     model.set_attn_implementation(ATTENTION)
     for module in model.modules():
         if isinstance(module, torch.nn.Linear) and not hasattr(module, "_harness_blocks"):
