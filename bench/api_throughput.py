@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from bench import delay_server
-from harness.profiles import Profile
+from harness.config.profiles import Profile
 from harness.providers.base import GenRequest, Message
-from harness.providers.openai_api import OpenAIProvider
+from harness.providers.openai.provider import OpenAIProvider
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 

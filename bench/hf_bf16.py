@@ -21,8 +21,8 @@ import torch
 
 from bench.hf_runs import Samples
 from bench.hf_throughput import OUT, add_rates, agreement, run_side, write_profile, write_tasks
-from harness.profiles import load_profile
-from harness.providers.hf_weights import resolve_weights
+from harness.config.profiles import load_profile
+from harness.providers.hf.weights import resolve_weights
 
 
 def task_scores(samples: Samples) -> dict[str, float]:

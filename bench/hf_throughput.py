@@ -27,9 +27,9 @@ from typing import Any
 import torch
 
 from bench.hf_runs import Samples, harness_command, harness_samples, lm_eval_command, lm_eval_samples, run_child
-from harness.paths import providers_dir, tasks_dir
-from harness.profiles import load_profile
-from harness.providers.hf_weights import resolve_weights
+from harness.config.paths import providers_dir, tasks_dir
+from harness.config.profiles import load_profile
+from harness.providers.hf.weights import resolve_weights
 
 OUT = Path(__file__).parent / "results" / "hf_throughput.json"
 # The first N docs of each core task: short letter answers, and the long generations of CoT and code.

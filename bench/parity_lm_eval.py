@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from bench.hf_runs import harness_command, harness_samples, lm_eval_command, lm_eval_samples, run_child
-from harness.paths import tasks_dir
-from harness.profiles import load_profile
-from harness.providers.hf_weights import resolve_weights
+from harness.config.paths import tasks_dir
+from harness.config.profiles import load_profile
+from harness.providers.hf.weights import resolve_weights
 
 OUT = Path(__file__).parent / "results" / "parity_lm_eval.json"
 

@@ -181,6 +181,11 @@ def _jsonl(w: World, content: bytes, taken: bool = False) -> None:
     (w.tmp / "rows.jsonl").write_bytes(content)
 
 
+def _spec(w: World, content: bytes) -> None:
+    w.copy("tasks")
+    (w.tmp / "spec.yaml").write_bytes(content)
+
+
 def _runs_under_a_file(w: World) -> None:
     (w.tmp / "blocker").write_text("a file, not a folder")
     w.env["HARNESS_RUNS_DIR"] = str(w.tmp / "blocker" / "runs")
@@ -259,7 +264,10 @@ CASES: dict[str, tuple[Args, str]] = {
     # Custom tasks from JSONL
     "JSONL file missing": (_static(*NEW_FAQ), "cannot read"),
     "JSONL empty": (_after(lambda w: _jsonl(w, b"\n"), *NEW_FAQ), "no rows"),
-    "JSONL not UTF-8": (_after(lambda w: _jsonl(w, b'{"input": "\xff\xfe"}\n'), *NEW_FAQ), "cannot read"),
+    "JSONL not UTF-8": (_after(lambda w: _jsonl(w, b'{"input": "a", "reference": "b"}\n{"input": "\xff\xfe"}\n'),
+                               *NEW_FAQ), r"line 2 is not UTF-8 text \(byte 0xff at column 12\)"),
+    "spec not UTF-8": (_after(lambda w: _spec(w, b"task: faq\ndata: r\xe9sum\xe9.jsonl\n"), "tasks", "new", "--spec",
+                              "{tmp}/spec.yaml"), r"spec.yaml: line 2 is not UTF-8 text \(byte 0xe9 at column 8\)"),
     "JSONL task name taken": (_after(lambda w: _jsonl(w, b'{"input": "a", "reference": "b"}\n', taken=True),
                                      *NEW_FAQ), "already exists; pass --force"),
     # The database path

@@ -11,10 +11,10 @@ from types import ModuleType
 
 import pytest
 
+from harness.config.paths import tasks_dir
+from harness.config.suites import load_suite
 from harness.data.packs import load_packs, pull
-from harness.paths import tasks_dir
-from harness.runner import EvalOptions, run_eval
-from harness.suites import load_suite
+from harness.run.runner import EvalOptions, run_eval
 
 
 @pytest.fixture(scope="module")

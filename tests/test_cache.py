@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.profiles import FakeSettings
+from harness.config.profiles import FakeSettings
 from harness.providers.base import GenRequest, Message
 from harness.providers.fake import FakeProvider
-from harness.reuse import CachePolicy, Identity, ReusingProvider
-from harness.runner import EvalOptions, run_eval
+from harness.run.reuse import CachePolicy, Identity, ReusingProvider
+from harness.run.runner import EvalOptions, run_eval
 from harness.store import Store
 from harness.store.cache import cache_key
 from harness.store.writes import GenerationWriter

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from harness.custom.metrics import score
-from harness.runner import EvalOptions, run_eval
+from harness.run.runner import EvalOptions, run_eval
 from tests.conftest import run_harness
 
 

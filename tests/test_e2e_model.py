@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from harness.providers.hf_weights import package_file
+from harness.providers.hf.weights import package_file
 from tests.conftest import run_harness, run_harness_peak_rss
 
 pytestmark = pytest.mark.slow
@@ -96,8 +96,8 @@ def test_a_model_without_chat_template_needs_the_raw_prompt_policy(isolated_runs
                                                                     profiles: Path) -> None:
     import shutil
 
-    from harness.profiles import load_profile
-    from harness.providers.hf_weights import resolve_weights
+    from harness.config.profiles import load_profile
+    from harness.providers.hf.weights import resolve_weights
 
     base = tmp_path / "base-model"
     shutil.copytree(resolve_weights(load_profile("smollm2")).folder, base)

@@ -7,12 +7,12 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from harness.profiles import Profile, load_profile
-from harness.providers import hf_decode
+from harness.config.profiles import Profile, load_profile
 from harness.providers.base import GenRequest, GenResult, Message
-from harness.providers.hf import HFProvider
-from harness.providers.hf_prefix import SharedPrefixes
-from harness.providers.hf_weights import resolve_weights
+from harness.providers.hf import decode as hf_decode
+from harness.providers.hf.prefix import SharedPrefixes
+from harness.providers.hf.provider import HFProvider
+from harness.providers.hf.weights import resolve_weights
 
 pytestmark = pytest.mark.slow
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.config.profiles import Profile
 from harness.errors import ProviderAuthError
-from harness.profiles import Profile
 from harness.providers.base import GenRequest, Message
-from harness.providers.openai_api import OpenAIProvider
+from harness.providers.openai.provider import OpenAIProvider
 from tests.servers import ScriptedServer
 
 OPENNESS = {"class": "proprietary", "licence": "proprietary", "weights": False, "code": False, "data": False}
@@ -143,7 +143,7 @@ def test_tokens_per_minute_limit(server: ScriptedServer) -> None:
 def test_retry_after_forms() -> None:
     from email.utils import formatdate
 
-    from harness.providers.retry import RetryPolicy, retry_after_s
+    from harness.providers.openai.retry import RetryPolicy, retry_after_s
 
     assert retry_after_s({"retry-after": "2"}) == 2.0
     assert retry_after_s({"retry-after-ms": "1500"}) == 1.5

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.config.openness import Openness, exposure
+from harness.config.profiles import load_profile
 from harness.errors import HarnessError
-from harness.openness import Openness, exposure
-from harness.profiles import load_profile
 from tests.conftest import run_harness
 
 RESEARCHED = ["smollm2", "olmo2", "bloom", "llama", "mistral", "mixtral", "qwen2.5", "gemma3", "gpt-4o", "gpt-4o-mini"]

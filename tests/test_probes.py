@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from harness.capabilities import CAPABILITIES
+from harness.config.features import CAPABILITIES
 from tests.conftest import ROOT, run_harness
 
 pytestmark = pytest.mark.slow

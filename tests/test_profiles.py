@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.config.profiles import available_profiles, load_profile
 from harness.errors import HarnessError
-from harness.profiles import available_profiles, load_profile
 
 SHIPPED = ["fake", "llama", "smollm2"]
 

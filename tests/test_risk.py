@@ -14,8 +14,8 @@ import pytest
 from bench.synthetic import open_store
 from harness.analysis.compare import Comparison
 from harness.analysis.risk import RiskWeights, load_weights, parts_from
+from harness.config.openness import Openness
 from harness.errors import HarnessError
-from harness.openness import Openness
 from tests.conftest import run_harness
 
 PARTS = ("quality", "infeasible", "features", "openness", "price")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import duckdb
 
-from harness.runner import EvalOptions, run_eval
+from harness.run.runner import EvalOptions, run_eval
 from harness.store import Store
 
 

@@ -7,7 +7,7 @@ import pwd
 import time
 from pathlib import Path
 
-from harness.sandbox import SandboxLimits, run_python
+from harness.custom.sandbox import SandboxLimits, run_python
 
 
 def _processes() -> int:

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.config.paths import tasks_dir
+from harness.config.suites import load_suite, parse_suite
 from harness.errors import HarnessError
-from harness.paths import tasks_dir
-from harness.suites import load_suite, parse_suite
 
 
 def test_smoke_suite_has_at_least_60_docs() -> None:

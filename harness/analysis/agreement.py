@@ -1,4 +1,6 @@
-"""Per-task agreement between two runs on the same docs: identical raw, filtered and scored answers."""
+"""Per-task agreement between two runs on the same docs: identical raw, filtered and scored answers.
+Two runs of one model through different backends (transformers, an API server) should agree; how
+often they do is the floor under any gap measured between them."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.store import Store
+from harness.store.agreement import replace_agreement
+from harness.store.reads import fetch_dicts
 
 _AGREEMENT = """
     select a.task, count(*) as n,
@@ -20,25 +24,17 @@ _AGREEMENT = """
 
 
 def record_agreement(db: Path, run_a: str, run_b: str) -> list[dict[str, Any]]:
-    """Compute, store (replacing an earlier computation) and return per-task agreement rows."""
+    """Compute per-task agreement rows, have the store keep them (replacing an earlier computation),
+    and return them."""
     store = Store(db)
-    with store.connect() as con:
+    with store.connect(read_only=True) as con:
         found = {r[0] for r in con.execute(
             "select run_id from runs where run_id in (?, ?) and status = 'complete'", [run_a, run_b]).fetchall()}
         missing = [r for r in (run_a, run_b) if r not in found]
         if missing:
             raise HarnessError(f"no complete run '{missing[0]}' in {db}")
-        cursor = con.execute(_AGREEMENT, [run_a, run_b])
-        columns = [d[0] for d in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-        if not rows:
-            raise HarnessError(f"runs {run_a} and {run_b} share no scored docs")
-        con.execute("begin transaction")
-        con.execute("delete from run_agreement where run_a = ? and run_b = ?", [run_a, run_b])
-        con.executemany(
-            "insert into run_agreement (run_a, run_b, task, n, same_response, same_filtered, same_score)"
-            " values (?, ?, ?, ?, ?, ?, ?)",
-            [[run_a, run_b, r["task"], r["n"], r["same_response"], r["same_filtered"], r["same_score"]] for r in rows],
-        )
-        con.execute("commit")
+        rows = fetch_dicts(con.execute(_AGREEMENT, [run_a, run_b]))
+    if not rows:
+        raise HarnessError(f"runs {run_a} and {run_b} share no scored docs")
+    replace_agreement(store, run_a, run_b, rows)
     return rows

@@ -13,9 +13,10 @@ from typing import Any
 
 import duckdb
 
-from harness.analysis import capabilities, guard, stats
+from harness.analysis import features, guard, stats
 from harness.errors import HarnessError
 from harness.store import Store
+from harness.store.reads import fetch_dicts
 
 _PAIRED_SCORES = """
     select b.score, c.score from samples b join samples c using (task, doc_id, metric, filter)
@@ -73,11 +74,11 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
         for row in rows:
             _add_extras(con, row, options)
         task_rows = [r for r in rows if r["task"] != "OVERALL"]
-        sides = (capabilities.side_provider(con, task_rows[0]["baseline_run"]),
-                 capabilities.side_provider(con, task_rows[0]["candidate_run"]))
+        sides = (features.side_provider(con, task_rows[0]["baseline_run"]),
+                 features.side_provider(con, task_rows[0]["candidate_run"]))
         run_ids = sorted({r["baseline_run"] for r in task_rows} | {r["candidate_run"] for r in task_rows})
-        gaps = capabilities.capability_gaps(con, sides[0], sides[1], run_ids)
-        needed = capabilities.needed_features(con, run_ids)
+        gaps = features.capability_gaps(con, sides[0], sides[1], run_ids)
+        needed = features.needed_features(con, run_ids)
     if options.holm:
         task_rows = [r for r in rows if r["task"] != "OVERALL"]
         adjusted = stats.holm([r["p_value"] for r in task_rows])
@@ -100,8 +101,7 @@ def _migration_rows(con: duckdb.DuckDBPyConnection, options: CompareOptions) -> 
         {"baseline": options.baseline, "candidate": options.candidate, "margin": options.margin,
          "suite": options.suite},
     )
-    columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    return fetch_dicts(cursor)
 
 
 def _add_extras(con: duckdb.DuckDBPyConnection, row: dict[str, Any], options: CompareOptions) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 
 from harness.errors import HarnessError
+from harness.store.reads import fetch_dicts
 
 # The latest complete run of each side per task (as lh_pairs picks them), with what shapes its prompts.
 _SIDES = """
@@ -52,8 +53,7 @@ class Mismatch:
 
 def _sides(con: duckdb.DuckDBPyConnection, side: str, suite: str | None) -> dict[str, dict[str, Any]]:
     cursor = con.execute(_SIDES, {"side": side, "suite": suite})
-    columns = [d[0] for d in cursor.description]
-    return {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
+    return {row["task"]: row for row in fetch_dicts(cursor)}
 
 
 def _decoding(side: dict[str, Any]) -> dict[str, Any]:

@@ -15,12 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.analysis.capabilities import LACKING
 from harness.analysis.compare import CompareOptions, Comparison, compare
-from harness.errors import HarnessError
-from harness.openness import Openness, exposure
+from harness.analysis.features import LACKING
+from harness.config.openness import Openness, exposure
+from harness.errors import HarnessError, one_line
 from harness.store import Store
-from harness.validation import one_line
+from harness.store.reads import latest_profile
+from harness.store.risk import replace_risk_parts
 
 
 class RiskWeights(BaseModel):
@@ -49,6 +50,10 @@ def load_weights(path: Path | None) -> RiskWeights:
     if sum(weights.model_dump().values()) <= 0:
         raise HarnessError(f"{path}: risk weights must not all be zero")
     return weights
+
+
+# The five parts, in the order of `lh_risk_score`'s arguments (and of every table that shows them).
+RISK_PARTS = ("quality", "infeasible", "features", "openness", "price")
 
 
 @dataclass(frozen=True)
@@ -89,9 +94,6 @@ def parts_from(comparison: Comparison, incumbent: Openness) -> RiskParts:
         "mismatches": comparison.mismatches,
     }
     return RiskParts(quality, infeasible, features, exposure(incumbent), price, detail)
-
-
-_PART_NAMES = ("quality", "infeasible", "features", "openness", "price")
 
 
 @dataclass(frozen=True)
@@ -137,32 +139,18 @@ def _other_providers(db: Path, incumbent: str, suite: str | None) -> list[str]:
 
 def _openness(db: Path, provider: str) -> Openness:
     with Store(db, wait_s=10.0).connect(read_only=True) as con:
-        row = con.execute("select profile_json from providers where name = ? order by first_seen desc limit 1",
-                          [provider]).fetchone()
-    if row is None:
+        stored = latest_profile(con, provider)
+    if stored is None:
         raise HarnessError(f"no stored profile for '{provider}'")
-    return Openness.model_validate(json.loads(row[0])["openness"])
+    return Openness.model_validate(stored["profile"]["openness"])
 
 
 def _store(db: Path, options: RiskOptions, stored: list[tuple[str, RiskParts]]) -> list[dict[str, Any]]:
+    """Hand the parts to the store (which replaces earlier ones) and return the scored rows, best first."""
     suite = options.suite or "*"
     weights = options.weights.model_dump()
-    with Store(db).connect() as con:
-        con.execute("begin transaction")
-        for candidate, parts in stored:
-            con.execute("delete from risk_parts where incumbent = ? and candidate = ? and suite = ?",
-                        [options.incumbent, candidate, suite])
-            con.execute(
-                "insert into risk_parts (incumbent, candidate, suite, margin, quality, infeasible, features, openness,"
-                " price, w_quality, w_infeasible, w_features, w_openness, w_price, detail)"
-                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [options.incumbent, candidate, suite, options.margin,
-                 *(getattr(parts, n) for n in _PART_NAMES), *(weights[n] for n in _PART_NAMES),
-                 json.dumps(parts.detail, default=str)],
-            )
-        con.execute("commit")
-        cursor = con.execute(
-            "select * from risk_scores where incumbent = ? and suite = ? and candidate in (select unnest(?))"
-            " order by score, candidate", [options.incumbent, suite, [c for c, _ in stored]])
-        columns = [d[0] for d in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    rows = [{"incumbent": options.incumbent, "candidate": candidate, "suite": suite, "margin": options.margin,
+             **{name: getattr(parts, name) for name in RISK_PARTS},
+             **{f"w_{name}": weights[name] for name in RISK_PARTS},
+             "detail": json.dumps(parts.detail, default=str)} for candidate, parts in stored]
+    return replace_risk_parts(Store(db), rows)

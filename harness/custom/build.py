@@ -15,9 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.errors import HarnessError
-from harness.paths import tasks_dir
-from harness.validation import one_line
+from harness.config.paths import tasks_dir
+from harness.errors import HarnessError, one_line
 
 Metric = Literal["exact", "contains", "regex", "numeric", "json_valid", "json_schema", "code"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -40,9 +39,27 @@ class CustomTaskSpec(BaseModel):
     stop: list[str] = []
 
 
-def load_spec(path: Path) -> CustomTaskSpec:
+def text_lines(path: Path) -> list[str]:
+    """The file's lines as text; a byte that is not UTF-8 is refused with its line and column
+    (a byte offset means nothing to someone holding the file in an editor)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise HarnessError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    lines = []
+    for number, line in enumerate(raw.splitlines(), 1):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise HarnessError(f"{path}: line {number} is not UTF-8 text (byte 0x{line[exc.start]:02x} at column "
+                               f"{exc.start + 1}); save the file as UTF-8") from exc
+    return lines
+
+
+def load_spec(path: Path) -> CustomTaskSpec:
+    """A task spec from YAML; relative data paths are taken from the spec's own folder."""
+    try:
+        data = yaml.safe_load("\n".join(text_lines(path)))
         spec = CustomTaskSpec.model_validate(data)
     except (OSError, yaml.YAMLError) as exc:
         raise HarnessError(f"{path}: {' '.join(str(exc).split())}") from exc
@@ -51,6 +68,14 @@ def load_spec(path: Path) -> CustomTaskSpec:
     if not spec.data.is_absolute():
         spec.data = path.parent / spec.data
     return spec
+
+
+def spec_from_options(name: str, data: Path, metric: str, max_tokens: int) -> CustomTaskSpec:
+    """A task spec from `harness tasks new` options instead of a YAML file."""
+    try:
+        return CustomTaskSpec.model_validate({"task": name, "data": data, "metric": metric, "max_tokens": max_tokens})
+    except ValidationError as exc:
+        raise HarnessError(one_line("tasks new", exc)) from exc
 
 
 def _row_problem(row: Any, spec: CustomTaskSpec) -> str | None:
@@ -83,10 +108,7 @@ def _row_problem(row: Any, spec: CustomTaskSpec) -> str | None:
 
 def read_rows(spec: CustomTaskSpec) -> list[dict[str, Any]]:
     """Validate every line; raise one line listing the first few bad ones with their numbers."""
-    try:
-        lines = spec.data.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"cannot read {spec.data}: {exc}") from exc
+    lines = text_lines(spec.data)
     rows, problems = [], []
     for number, line in enumerate(lines, 1):
         if not line.strip():

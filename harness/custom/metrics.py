@@ -57,7 +57,7 @@ def _json_schema(response: str, reference: Any, options: dict) -> bool:
 
 
 def _code(response: str, reference: Any, options: dict) -> bool:
-    from harness.sandbox import SandboxLimits, run_python
+    from harness.custom.sandbox import SandboxLimits, run_python
 
     code = re.search(r"```(?:python)?\s*(.*?)```", response, re.DOTALL)
     program = (code.group(1) if code else response) + "\n\n" + str(reference) + "\n"

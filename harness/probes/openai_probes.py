@@ -12,7 +12,7 @@ from typing import Any
 
 import openai
 
-from harness.capabilities import Capability
+from harness.config.features import Capability
 from harness.errors import HarnessError, ProviderAuthError
 from harness.probes.common import (
     COUNT_MESSAGES,
@@ -30,7 +30,7 @@ from harness.probes.common import (
     stop_word,
     valid_person,
 )
-from harness.providers.openai_api import OpenAIProvider
+from harness.providers.openai.provider import OpenAIProvider
 
 CONTEXT_SIZES = (512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
 

@@ -1,26 +1,26 @@
-"""`harness probe`: make the provider, run its kind's probes, store the results."""
+"""`harness probe`: make the provider, run its kind's probes, hand the results to the store."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
+from harness.config.overrides import Overrides, apply_overrides
+from harness.config.profiles import load_profile
 from harness.errors import HarnessError
-from harness.paths import default_db
 from harness.probes.common import ProbeResult
-from harness.profiles import load_profile
-from harness.providers.registry import create_provider
-from harness.runner import DEFAULT_PROVIDER, EvalOptions, apply_overrides
+from harness.providers.registry import close_provider, create_provider
 from harness.store import Store
-from harness.store.capabilities import replace_capabilities
+from harness.store.probe_results import replace_capabilities
 from harness.store.writes import record_provider
 
 
-def probe(options: EvalOptions, max_context: int = 32768) -> list[ProbeResult]:
+def probe(provider_name: str, overrides: Overrides, db: Path, max_context: int = 32768) -> list[ProbeResult]:
     """Probe one provider (with the same overrides as `harness eval`) and replace its stored rows."""
-    profile = apply_overrides(load_profile(options.provider or DEFAULT_PROVIDER), options)
+    profile = apply_overrides(load_profile(provider_name), overrides)
     if profile.kind not in ("hf", "openai"):
         raise HarnessError(f"probes need an hf or openai provider; '{profile.name}' is {profile.kind}")
-    store = Store(options.db or default_db())
+    store = Store(db)
     with store.connect() as con:
         digest = record_provider(con, profile)
     provider = create_provider(profile)
@@ -34,9 +34,6 @@ def probe(options: EvalOptions, max_context: int = 32768) -> list[ProbeResult]:
 
             results = OpenAIProber(provider, max_context).run()  # type: ignore[arg-type]
     finally:
-        close = getattr(provider, "close", None)
-        if callable(close):
-            close()
+        close_provider(provider)
     replace_capabilities(store, profile.name, digest, [asdict(r) for r in results])
     return results
-

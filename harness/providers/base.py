@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
 
-from harness.capabilities import Capability
+from harness.config.features import Capability
+from harness.digest import sha256_hex
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class GenRequest:
             "temperature": self.temperature, "seed": self.seed,
         }
         payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+        return sha256_hex(payload, 32)
 
     @cached_property
     def message_dicts(self) -> list[dict[str, str]]:

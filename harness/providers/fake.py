@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 
-from harness.profiles import FakeSettings, Profile
+from harness.config.profiles import FakeSettings, Profile
 from harness.providers.base import GenRequest, GenResult, ProviderInfo, cut_at_stop
 
 

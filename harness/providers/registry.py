@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
-    from harness.profiles import Profile
+    from harness.config.profiles import Profile
     from harness.providers.base import Provider
 
 ENTRY_POINT_GROUP = "lockin_harness.providers"
 
 # kind -> (module path, factory name, pip extra that brings its dependencies)
 _BUILTINS: dict[str, tuple[str, str, str | None]] = {
-    "hf": ("harness.providers.hf", "create", "hf"),
-    "openai": ("harness.providers.openai_api", "create", None),
+    "hf": ("harness.providers.hf.provider", "create", "hf"),
+    "openai": ("harness.providers.openai.provider", "create", None),
     "fake": ("harness.providers.fake", "create", None),
 }
 
@@ -51,3 +51,10 @@ def _load_factory(kind: str) -> Factory:
 def create_provider(profile: Profile) -> Provider:
     """Build the provider a profile describes; raises HarnessError with an install hint on failure."""
     return _load_factory(profile.kind)(profile)
+
+
+def close_provider(provider: Provider) -> None:
+    """Release what the provider holds; `close` is optional in the contract."""
+    close = getattr(provider, "close", None)
+    if callable(close):
+        close()

@@ -12,8 +12,8 @@ from typing import Any
 
 import jinja2
 
+from harness.analysis.review import ReportData
 from harness.report import svg
-from harness.report.data import ReportData
 
 
 def num(value: float | None, digits: int = 3) -> str:

@@ -82,10 +82,11 @@ def scatter(points: Sequence[tuple[str, float | None, float]], x_label: str, y_l
     return _svg(bottom + 60, body, title)
 
 
-def boxes(series: Sequence[tuple[str, Sequence[float]]], unit: str, title: str) -> str:
-    """One horizontal box per series: whiskers at min/max, box at the quartiles, a bar at the median."""
+def boxes(series: Sequence[tuple[str, Sequence[float] | None]], unit: str, title: str) -> str:
+    """One horizontal box per series from its five-number summary (min, q1, median, q3, max, as the
+    analysis layer computed them): whiskers at min/max, box at the quartiles, a bar at the median."""
     left, right, row_h, top = 160, WIDTH - 30, 34, 16
-    values = [v for _, vs in series for v in vs] or [0.0, 1.0]
+    values = [v for _, vs in series for v in (vs or ())] or [0.0, 1.0]
     low, high = min(0.0, min(values)), max(values) * 1.05 or 1.0
     origin, _, per = _scale(low, high, left, right)
     x = lambda v: left + (v - origin) * per  # noqa: E731
@@ -96,8 +97,7 @@ def boxes(series: Sequence[tuple[str, Sequence[float]]], unit: str, title: str) 
         body.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{escape(label)}</text>')
         if not vs:
             continue
-        ordered = sorted(vs)
-        q = [ordered[min(len(ordered) - 1, int(p * (len(ordered) - 1) + 0.5))] for p in (0, 0.25, 0.5, 0.75, 1)]
+        q = list(vs)
         body.append(f'<line x1="{x(q[0]):.1f}" y1="{y:.1f}" x2="{x(q[4]):.1f}" y2="{y:.1f}" stroke="#000"/>'
                     f'<rect x="{x(q[1]):.1f}" y="{y - 9:.1f}" width="{max(1.0, x(q[3]) - x(q[1])):.1f}" height="18" '
                     f'fill="#ddd" stroke="#000"/>'

@@ -7,15 +7,16 @@ profile, new weights or another decoding setting can never be served an old answ
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 
+from harness.digest import sha256_hex
 from harness.errors import HarnessError
 from harness.store.bulk import insert_rows
 from harness.store.db import Store
+from harness.store.reads import fetch_table
 
 CACHE_COLUMNS = (
     "cache_key", "provider", "profile_hash", "revision", "request_key", "response", "finish_reason",
@@ -26,7 +27,7 @@ CACHE_COLUMNS = (
 def cache_key(profile_hash: str, revision: str | None, request_key: str) -> str:
     """The cache key for one request to one provider identity."""
     blob = "\x1f".join((profile_hash, revision or "", request_key))
-    return hashlib.sha256(blob.encode()).hexdigest()[:40]
+    return sha256_hex(blob, 40)
 
 
 def lookup(store: Store, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -69,4 +70,4 @@ def stats(store: Store) -> tuple[list[str], list[tuple[Any, ...]]]:
             " min(created_at) as oldest, max(created_at) as newest from response_cache"
             " group by provider order by provider"
         )
-        return [d[0] for d in cursor.description], cursor.fetchall()
+        return fetch_table(cursor)

@@ -9,32 +9,35 @@ import duckdb
 
 from harness.errors import HarnessError
 from harness.store.db import Store
+from harness.store.reads import fetch_dicts, fetch_table
+
+Table = tuple[list[str], list[tuple[Any, ...]]]
 
 
-def run_query(db: Path, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+def run_query(db: Path, query: str) -> Table:
     """Run one query read-only; SQL errors become one line."""
     with Store(db, wait_s=10.0).connect(read_only=True) as con:
         try:
             cursor = con.execute(query)
         except duckdb.Error as exc:
             raise HarnessError(f"SQL error: {' '.join(str(exc).split())}") from exc
-        if cursor.description is None:
-            return [], []
-        columns = [d[0] for d in cursor.description]
-        return columns, cursor.fetchall()
+        return fetch_table(cursor)
 
 
-def show_run(db: Path, run_id: str) -> tuple[dict[str, Any], tuple[list[str], list[tuple[Any, ...]]]]:
+def list_runs(db: Path) -> Table:
+    """Stored runs, newest first: id, provider, suite, status, start, wall time, requests."""
+    return run_query(db, "select run_id, provider, suite, status, started_at, round(wall_s, 1) as wall_s,"
+                         " n_requests from runs order by started_at desc")
+
+
+def show_run(db: Path, run_id: str) -> tuple[dict[str, Any], Table]:
     """Return (run row as a dict, (score columns, score rows)) or raise if the run is unknown."""
     with Store(db, wait_s=10.0).connect(read_only=True) as con:
-        cursor = con.execute("select * from runs where run_id = ?", [run_id])
-        row = cursor.fetchone()
-        if row is None:
+        runs = fetch_dicts(con.execute("select * from runs where run_id = ?", [run_id]))
+        if not runs:
             raise HarnessError(f"no run '{run_id}' in {db}")
-        run = dict(zip([d[0] for d in cursor.description], row, strict=True))
         scores = con.execute(
             "select task, metric, filter, value, stderr, n, weight from task_scores where run_id = ? order by task",
             [run_id],
         )
-        columns = [d[0] for d in scores.description]
-        return run, (columns, scores.fetchall())
+        return runs[0], fetch_table(scores)

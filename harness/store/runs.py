@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-
 from harness.store.db import Store
+from harness.store.reads import fetch_dicts
 
 # Statuses a run can be resumed from ('running' only once its process is gone: a crash).
 UNFINISHED = ("running", "failed", "interrupted")
@@ -16,15 +15,10 @@ _RUN_COLUMNS = (
 )
 
 
-def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
     """The run row (the columns resuming needs) plus its stored profile JSON, or None."""
     with store.connect() as con:
-        rows = _dicts(con.execute(
+        rows = fetch_dicts(con.execute(
             f"select {_RUN_COLUMNS}, p.profile_json from runs r left join providers p using (profile_hash)"
             " where run_id = ?", [run_id]))
     return rows[0] if rows else None
@@ -35,7 +29,7 @@ def unfinished_runs(store: Store, provider: str, profile_hash: str, suite: str, 
     """Unfinished runs of exactly this profile, suite and limit, newest first, with `stored`: how many
     error-free generations each holds (what a resume would reuse)."""
     with store.connect() as con:
-        return _dicts(con.execute(
+        return fetch_dicts(con.execute(
             f"select {_RUN_COLUMNS}, (select count(*) from generations g"
             "   where g.run_id = r.run_id and g.error is null) as stored"
             " from runs r where provider = ? and profile_hash = ? and suite = ?"
@@ -48,7 +42,7 @@ def unfinished_runs(store: Store, provider: str, profile_hash: str, suite: str, 
 def stored_generations(store: Store, run_id: str) -> list[dict[str, Any]]:
     """The run's error-free generations: what a resume replays instead of asking the provider again."""
     with store.connect() as con:
-        return _dicts(con.execute(
+        return fetch_dicts(con.execute(
             "select task, doc_id, request_key, response, finish_reason, input_tokens, output_tokens,"
             " latency_ms, fingerprint, model_reported, retries from generations"
             " where run_id = ? and error is null", [run_id]))

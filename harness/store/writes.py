@@ -6,11 +6,11 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 
-from harness.profiles import Profile
+from harness.config.profiles import Profile
 from harness.store import cache
 from harness.store.bulk import insert_rows
 from harness.store.db import Store, rollback
@@ -82,6 +82,13 @@ GENERATION_COLUMNS = (
 )
 
 
+class RowSink(Protocol):
+    """Where a run's generation and response-cache rows go as they complete."""
+
+    def add(self, row: dict[str, Any]) -> None: ...
+    def add_cache(self, row: dict[str, Any]) -> None: ...
+
+
 class GenerationWriter:
     """Buffers generations (and fresh answers for the response cache) and commits them together in
     short transactions, at most every `every_s` seconds.
@@ -107,7 +114,13 @@ class GenerationWriter:
         """Queue a response-cache row (keys: CACHE_COLUMNS); written with the next flush."""
         self.pending_cache.append(row)
 
+    def extend(self, rows: Sequence[dict[str, Any]], cache_rows: Sequence[dict[str, Any]]) -> None:
+        """Queue rows gathered elsewhere (another process's generations); written with the next flush."""
+        self.pending.extend({c: row[c] for c in GENERATION_COLUMNS} for row in rows)
+        self.pending_cache.extend(cache_rows)
+
     def flush(self) -> None:
+        """Commit what is queued, generations and cache rows in one transaction."""
         self.last_flush = time.monotonic()
         if not self.pending and not self.pending_cache:
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.sandbox import SandboxLimits, run_python
+from harness.custom.sandbox import SandboxLimits, run_python
 
 
 def build_program(doc: dict, completion: str) -> str:

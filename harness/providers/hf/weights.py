@@ -5,7 +5,6 @@ GGUF files are dequantised once into a safetensors folder in the cache (~15 s on
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -13,9 +12,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.config.paths import cache_dir
+from harness.config.profiles import Profile
+from harness.digest import file_sha256
 from harness.errors import HarnessError
-from harness.paths import cache_dir
-from harness.profiles import Profile
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,6 @@ class Weights:
     folder: Path
     source: str  # "path", "gguf-package", "gguf-file" or "hub"
     revision: str | None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def package_file(package: str, filename: str) -> Path:
@@ -48,7 +40,7 @@ def package_file(package: str, filename: str) -> Path:
 
 def gguf_to_safetensors(gguf: Path) -> Weights:
     """Dequantise a GGUF file into a cached safetensors folder (atomic: a half-written cache is never used)."""
-    digest = _sha256(gguf)
+    digest = file_sha256(gguf)
     target = cache_dir() / "models" / f"{gguf.stem}-{digest[:16]}"
     if not (target / "config.json").is_file():
         from transformers import AutoModelForCausalLM, AutoTokenizer

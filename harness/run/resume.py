@@ -19,13 +19,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from harness.errors import HarnessError
-from harness.profiles import Profile
+from harness.config.profiles import Profile
+from harness.config.suites import Suite, adhoc_suite, load_suite
+from harness.errors import HarnessError, one_line
 from harness.providers.base import GenResult, Provider
 from harness.store import Store
 from harness.store.runs import claim_run, get_run, stored_generations, unfinished_runs
-from harness.suites import Suite, adhoc_suite, load_suite
-from harness.validation import one_line
 
 
 @dataclass

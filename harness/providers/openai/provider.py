@@ -21,11 +21,11 @@ import httpx2  # the openai SDK's HTTP layer (its dependency): raw responses com
 import openai
 from openai import AsyncOpenAI
 
+from harness.config.profiles import OpenAISettings, Profile
 from harness.errors import HarnessError, ProviderAuthError
-from harness.profiles import OpenAISettings, Profile
 from harness.providers.base import GenRequest, GenResult, ProviderInfo, cut_at_stop
-from harness.providers.ratelimit import RateLimiter
-from harness.providers.retry import RetryPolicy, is_retryable_status, retry_after_s
+from harness.providers.openai.ratelimit import RateLimiter
+from harness.providers.openai.retry import RetryPolicy, is_retryable_status, retry_after_s
 
 _DONE = object()
 _T = TypeVar("_T")

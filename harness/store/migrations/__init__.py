@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from harness.errors import HarnessError
-from harness.store import migration_0003, migration_0005
+from harness.store.migrations import m0003_analysis, m0005_capabilities_risk
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
@@ -87,9 +87,9 @@ def _0004_response_cache(con: duckdb.DuckDBPyConnection) -> None:
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_initial", _0001_initial),
     ("0002_run_agreement", _0002_run_agreement),
-    ("0003_analysis", migration_0003.apply),
+    ("0003_analysis", m0003_analysis.apply),
     ("0004_response_cache", _0004_response_cache),
-    ("0005_capabilities_risk", migration_0005.apply),
+    ("0005_capabilities_risk", m0005_capabilities_risk.apply),
 ]
 
 

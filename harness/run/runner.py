@@ -14,24 +14,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import ValidationError
-
-from harness import distributed, provenance, resume
+from harness.config.overrides import Overrides
+from harness.config.paths import default_db
+from harness.config.profiles import Profile
+from harness.config.suites import Suite
 from harness.errors import HarnessError, RunInterrupted
-from harness.paths import default_db
-from harness.profiles import Profile, load_profile
 from harness.providers.base import GenRequest, GenResult, Provider
-from harness.providers.registry import create_provider
-from harness.results import collect_samples, collect_task_scores
-from harness.reuse import CachePolicy, Identity, ReusingProvider
+from harness.providers.registry import close_provider, create_provider
+from harness.run import distributed, provenance, resume
+from harness.run.plan import RunPlan, plan_run
+from harness.run.results import collect_samples, collect_task_scores
+from harness.run.reuse import CachePolicy, Identity, ReusingProvider
+from harness.run.tasks import load_tasks
 from harness.store import Store
-from harness.store.writes import GenerationWriter, RunRow, finish_run, insert_run, record_provider, write_scores
-from harness.suites import Suite, adhoc_suite, load_suite
-from harness.tasks_loading import load_tasks
-from harness.validation import one_line
+from harness.store.writes import (
+    GenerationWriter,
+    RowSink,
+    RunRow,
+    finish_run,
+    insert_run,
+    record_provider,
+    write_scores,
+)
 
 if TYPE_CHECKING:
-    from harness.lm_adapter import ProviderLM
+    from harness.run.lm_adapter import ProviderLM
 
 
 class Progress(Protocol):
@@ -57,8 +64,10 @@ class EvalOptions:
     cache: bool = True  # read and write the response cache
     cache_sampled: bool = False  # also cache sampled (temperature > 0) requests that carry a seed
 
-
-DEFAULT_PROVIDER, DEFAULT_SUITE = "smollm2", "smoke"
+    @property
+    def overrides(self) -> Overrides:
+        return Overrides(model_path=self.model_path, batch_size=self.batch_size, base_url=self.base_url,
+                         model=self.model)
 
 
 @dataclass
@@ -74,36 +83,10 @@ class EvalOutcome:
     replayed: int = 0
 
 
-def apply_overrides(profile: Profile, options: EvalOptions) -> Profile:
-    """Command-line (then env) overrides become part of the profile, so its hash records them."""
-    update: dict[str, Any] = {}
-    if profile.hf is not None and (options.model_path or options.batch_size):
-        changes = (("model_path", options.model_path), ("batch_size", options.batch_size))
-        update["hf"] = profile.hf.model_copy(update={k: v for k, v in changes if v})
-    elif options.model_path or options.batch_size:
-        raise HarnessError(f"--model-path and --batch-size apply to hf profiles; '{profile.name}' is {profile.kind}")
-    if profile.openai is not None:
-        settings = profile.openai
-        base_url = options.base_url or (os.environ.get(settings.base_url_env) if settings.base_url_env else None)
-        model = options.model or (os.environ.get(settings.model_env) if settings.model_env else None)
-        if base_url:
-            update["base_url"] = base_url
-        if model:
-            update["model"] = model
-    elif options.base_url or options.model:
-        raise HarnessError(f"--base-url and --model apply to openai profiles; '{profile.name}' is {profile.kind}")
-    if not update:
-        return profile
-    try:
-        return Profile.model_validate({**profile.model_dump(by_alias=True), **update})
-    except ValidationError as exc:
-        raise HarnessError(one_line(f"provider '{profile.name}' overrides", exc)) from exc
-
-
 class _Recorder:
     """Receives each generation as it completes: buffers it for the store and counts progress."""
 
-    def __init__(self, run_id: str, writer: GenerationWriter, progress: Progress | None,
+    def __init__(self, run_id: str, writer: RowSink, progress: Progress | None,
                  stored: set[tuple[str, int]] | None = None) -> None:
         self.run_id, self.writer, self.progress = run_id, writer, progress
         self.stored = stored or set()  # (task, doc) rows a resumed run already holds
@@ -180,43 +163,14 @@ def _evaluate(lm: ProviderLM, loaded: dict, profile: Profile, limit: int | None,
     return results or {}
 
 
-@dataclass
-class _Plan:
-    """What a run evaluates: the profile and suite, the doc limit, and (when resuming) the run to finish."""
-
-    profile: Profile
-    suite: Suite
-    limit: int | None
-    target: resume.ResumeTarget | None = None
-
-
-def _plan(options: EvalOptions, store: Store) -> _Plan:
-    """Resolve the options into a plan; `--resume RUN_ID` takes everything from the stored run."""
-    if options.resume and options.resume != "latest":
-        given = {k: getattr(options, k) for k in ("provider", "suite", "tasks", "limit", "model_path",
-                                                  "batch_size", "base_url", "model") if getattr(options, k)}
-        target = resume.load_target(store, options.resume, given)
-        return _Plan(target.profile, target.suite, target.limit, target)
-    profile = apply_overrides(load_profile(options.provider or DEFAULT_PROVIDER), options)
-    suite = adhoc_suite(options.tasks) if options.tasks else load_suite(options.suite or DEFAULT_SUITE)
-    plan = _Plan(profile, suite, options.limit)
-    if options.resume == "latest":
-        offer = resume.find_offer(store, profile.name, profile.content_hash(), suite, options.limit)
-        if offer is None:
-            raise HarnessError(f"no interrupted, failed or crashed run of '{profile.name}' on '{suite.suite}' "
-                               "with stored generations to resume; run without --resume")
-        plan.target = resume.load_target(store, offer["run_id"], {})
-    return plan
-
-
-def _open_run(store: Store, plan: _Plan, digest: str, provider: Provider) -> str:
+def _open_run(store: Store, plan: RunPlan, provider: Provider) -> str:
     """Insert a new run row, or take the resumed run over; return the run id."""
     if plan.target is not None:
         resume.claim(store, plan.target, provider)
         return plan.target.run_id
     run_id = new_run_id()
     with store.connect() as con:
-        insert_run(con, _run_row(run_id, plan.profile, digest, plan.suite, provider, plan.limit))
+        insert_run(con, _run_row(run_id, plan.profile, plan.digest, plan.suite, provider, plan.limit))
     return run_id
 
 
@@ -227,72 +181,67 @@ def run_eval(options: EvalOptions, progress: Progress | None = None,
     error. `notify` receives one-line notes, such as an earlier run this one could resume instead."""
     store = Store(options.db or default_db())
     ranks = distributed.current()  # under accelerate: only the main process writes the database
-    plan = _plan(options, store)
-    digest = plan.profile.content_hash()
+    plan = plan_run(options, store, ranks.is_main)
     if ranks.is_main:
         with store.connect() as con:
             record_provider(con, plan.profile)
-    if plan.target is None and notify is not None and ranks.is_main:
-        offer = resume.find_offer(store, plan.profile.name, digest, plan.suite, plan.limit)
-        if offer is not None:
-            notify(resume.offer_line(offer))
+        if plan.offer is not None and notify is not None:
+            notify(resume.offer_line(plan.offer))
     _, loaded = load_tasks(plan.suite.task_names, options.include_path)
     provider = create_provider(plan.profile)
     try:
-        run_id = ranks.broadcast(_open_run(store, plan, digest, provider) if ranks.is_main else None)
-    except BaseException:
-        _close_provider(provider)
-        raise
-    from harness.lm_adapter import ProviderLM  # imports lm-eval's model layer: only once input is valid
+        run_id = ranks.broadcast(_open_run(store, plan, provider) if ranks.is_main else None)
+        return _execute(store, ranks, plan, options, provider, run_id, loaded, progress)
+    finally:
+        close_provider(provider)
 
-    writer = GenerationWriter(store) if ranks.is_main else distributed.HeldWriter(store)
-    identity = Identity(plan.profile.name, digest, provider.info.revision, run_id)
-    reusing = ReusingProvider(provider, store, writer, identity, CachePolicy(options.cache, options.cache_sampled),
+
+def _execute(store: Store, ranks: distributed.Ranks, plan: RunPlan, options: EvalOptions, provider: Provider,
+             run_id: str, loaded: dict, progress: Progress | None) -> EvalOutcome:
+    """Generate, score and store an opened run; mark it complete, interrupted or failed."""
+    from harness.run.lm_adapter import ProviderLM  # imports lm-eval's model layer: only once input is valid
+
+    writer = GenerationWriter(store) if ranks.is_main else None
+    sink: GenerationWriter | distributed.HeldRows = writer or distributed.HeldRows()
+    identity = Identity(plan.profile.name, plan.digest, provider.info.revision, run_id)
+    reusing = ReusingProvider(provider, store, sink, identity, CachePolicy(options.cache, options.cache_sampled),
                               plan.target.replay if plan.target else None)
-    recorder = _Recorder(run_id, writer, progress, plan.target.stored_docs if plan.target else None)
+    recorder = _Recorder(run_id, sink, progress, plan.target.stored_docs if plan.target else None)
     lm = ProviderLM(reusing, recorder, plan.profile.generation.max_tokens, plan.profile.generation.seed, ranks)
     if progress:
         lm.on_requests = progress.start
     session = _Session(store, writer, run_id, recorder, reusing)
     try:
         results = _evaluate(lm, loaded, plan.profile, plan.limit, ranks.is_main)
-        recorder.by_doc = distributed.hand_over(ranks, writer, recorder.by_doc)
+        recorder.by_doc = distributed.hand_over(ranks, sink, recorder.by_doc)
         distributed.add_up(ranks, reusing.counts)
-        if not ranks.is_main:
+        if writer is None:
             return EvalOutcome(run_id, "complete", session.elapsed(), len(recorder.by_doc))
         writer.flush()
         samples = collect_samples(run_id, results, recorder.by_doc, plan.profile)
         scores = collect_task_scores(run_id, results, plan.suite)
         write_scores(store, samples, scores)
     except KeyboardInterrupt as exc:
-        if not ranks.is_main:
+        if writer is None:
             raise
         session.close("interrupted", "interrupted by the user")
         stored = writer.written + len(recorder.stored)
         raise RunInterrupted(f"run {run_id} interrupted; {stored} finished generations are stored; "
                              f"finish it with `harness eval --resume {run_id}`") from exc
     except BaseException as exc:
-        if ranks.is_main:
+        if writer is not None:
             session.close("failed", f"{type(exc).__name__}: {exc}"[:500])
         raise
-    finally:
-        _close_provider(provider)
     session.finish("complete", None)
     counts = reusing.counts
     return EvalOutcome(run_id, "complete", session.wall_s, len(recorder.by_doc), scores, recorder.output_tokens,
                        counts.cache_hits, counts.provider_calls, counts.replayed)
 
 
-def _close_provider(provider: Provider) -> None:
-    close = getattr(provider, "close", None)
-    if callable(close):
-        close()
-
-
 class _Session:
     """This process's share of a run: its wall time and counts, added to the run row when it ends."""
 
-    def __init__(self, store: Store, writer: GenerationWriter, run_id: str, recorder: _Recorder,
+    def __init__(self, store: Store, writer: GenerationWriter | None, run_id: str, recorder: _Recorder,
                  reusing: ReusingProvider) -> None:
         self.store, self.writer, self.run_id, self.recorder, self.reusing = store, writer, run_id, recorder, reusing
         self.started = time.monotonic()
@@ -310,7 +259,8 @@ class _Session:
     def close(self, status: str, error: str) -> None:
         """Persist what finished and mark the run; a failure here must not hide the original error."""
         try:
-            self.writer.flush()
+            if self.writer is not None:
+                self.writer.flush()
             self.finish(status, error)
         except Exception:
             logging.getLogger(__name__).exception("could not mark run %s %s", self.run_id, status)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from typing import Any
 
-from harness.profiles import Profile
+from harness.config.profiles import Profile
+from harness.config.suites import Suite
+from harness.digest import sha256_hex
 from harness.providers.base import GenResult
-from harness.suites import Suite
 
 
 def _text(value: Any) -> str:
@@ -76,7 +76,7 @@ def collect_task_scores(run_id: str, results: dict, suite: Suite) -> list[dict[s
     rows = []
     for task, metrics in results.get("results", {}).items():
         config = results.get("configs", {}).get(task, {})
-        config_hash = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        config_hash = sha256_hex(json.dumps(config, sort_keys=True, default=str), 16)
         n = results.get("n-samples", {}).get(task, {}).get("effective")
         primary = primary_pair(config, suite, task)
         gen_kwargs = json.dumps(config.get("generation_kwargs") or {}, sort_keys=True, default=str)

@@ -11,9 +11,9 @@ from lm_eval.api.instance import Instance
 from lm_eval.api.model import LM
 from lm_eval.models.api_models import JsonChatStr
 
-from harness.distributed import Ranks
 from harness.errors import HarnessError
 from harness.providers.base import GenRequest, GenResult, Message, Provider
+from harness.run.distributed import Ranks
 
 # Called once per (task, doc) as soon as its generation is back.
 ResultSink = Callable[[str, int, GenRequest, GenResult], None]

@@ -102,25 +102,31 @@ def relaunch(argv: list[str], processes: int) -> int:
     return subprocess.call(command, env={**os.environ, "HARNESS_PROCESSES": str(processes)})
 
 
-class HeldWriter(GenerationWriter):
-    """A non-main process's writer: it keeps rows until the main process collects them (only the
-    main process writes the database)."""
+class HeldRows:
+    """A non-main process's sink: it keeps its rows until `hand_over` gives them to the main
+    process's writer (only the main process writes the database)."""
 
-    def flush(self) -> None:
-        self.last_flush = float("inf")  # never due: rows wait for `hand_over`
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.cache_rows: list[dict[str, Any]] = []
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+
+    def add_cache(self, row: dict[str, Any]) -> None:
+        self.cache_rows.append(row)
 
 
-def hand_over(ranks: Ranks, writer: GenerationWriter, by_doc: dict[Any, Any]) -> dict[Any, Any]:
+def hand_over(ranks: Ranks, sink: GenerationWriter | HeldRows, by_doc: dict[Any, Any]) -> dict[Any, Any]:
     """Collective, after generation: every process's held rows go to the main process's writer, and
     every process's results by (task, doc) are merged there. Returns the merged results."""
     if ranks.world == 1:
         return by_doc
-    mine = ([], [], by_doc) if ranks.is_main else (writer.pending, writer.pending_cache, by_doc)
+    mine = (sink.rows, sink.cache_rows, by_doc) if isinstance(sink, HeldRows) else ([], [], by_doc)
     merged: dict[Any, Any] = {}
     for rows, cache_rows, results in ranks.gather(mine):
-        if ranks.is_main:
-            writer.pending.extend(rows)
-            writer.pending_cache.extend(cache_rows)
+        if isinstance(sink, GenerationWriter):
+            sink.extend(rows, cache_rows)
         merged.update(results)
     return merged
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import duckdb
 
-from harness.capabilities import FEATURES
+from harness.config.features import FEATURES
+from harness.store.reads import latest_profile
 
 LACKING = ("fail", "unsupported", "declared-missing")
 UNVERIFIED = ("error", "unknown")
@@ -19,9 +20,8 @@ def feature_status(con: duckdb.DuckDBPyConnection, provider: str) -> dict[str, d
     declared / declared-missing from the profile, else unknown."""
     probed = {row[0]: (row[1], row[2]) for row in con.execute(
         "select capability, status, evidence from capabilities where provider = ?", [provider]).fetchall()}
-    row = con.execute("select profile_json from providers where name = ? order by first_seen desc limit 1",
-                      [provider]).fetchone()
-    declared = (json.loads(row[0]).get("capabilities") or {}) if row else {}
+    stored = latest_profile(con, provider)
+    declared = (stored["profile"].get("capabilities") or {}) if stored else {}
     statuses: dict[str, dict[str, Any]] = {}
     for feature in FEATURES:
         if feature in probed:

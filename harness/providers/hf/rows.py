@@ -1,5 +1,5 @@
 """The model-side half of rowwise decoding: per-sequence key/value buffers, the attention function
-that uses them, and the linear layers of the exact mode (see hf_decode.py for the two modes).
+that uses them, and the linear layers of the exact mode (see decode.py for the two modes).
 
 Both are installed on the model once and act only inside a decoder step (`stepping`); any other
 forward (the probes call `model.generate`) runs as plain SDPA attention and plain linear layers.

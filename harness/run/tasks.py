@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from harness.config.paths import tasks_dir
 from harness.errors import HarnessError
-from harness.paths import tasks_dir
 
 
 def task_manager(include_paths: list[Path], with_builtins: bool) -> Any:

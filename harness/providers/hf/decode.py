@@ -29,9 +29,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from harness.providers.hf_head import OutputHead
-from harness.providers.hf_prefix import SharedPrefixes
-from harness.providers.hf_rows import Job, Row, Spans, install, stepping
+from harness.providers.hf.head import OutputHead
+from harness.providers.hf.prefix import SharedPrefixes
+from harness.providers.hf.rows import Job, Row, Spans, install, stepping
 
 __all__ = ["Done", "Job", "RowwiseDecoder", "supports"]
 

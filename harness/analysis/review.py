@@ -1,4 +1,5 @@
-"""Everything a decision-review report shows, gathered from the database through the analysis layer.
+"""Everything a decision-review report shows, gathered from the database: the report layer renders
+`ReportData` and never opens a connection itself.
 
 Nothing here writes: the risk score is computed in memory (the same parts and SQL formula as
 `harness risk`), so building a report never changes what `lockin_risk` holds.
@@ -16,14 +17,14 @@ import duckdb
 
 from harness import __version__
 from harness.analysis import stats
-from harness.analysis.capabilities import feature_status, needed_features
 from harness.analysis.compare import CompareOptions, Comparison, compare, paired_scores
-from harness.analysis.risk import RiskWeights, parts_from
-from harness.capabilities import FEATURES
-from harness.openness import Openness
+from harness.analysis.features import feature_status, needed_features
+from harness.analysis.risk import RISK_PARTS, RiskWeights, parts_from
+from harness.config.features import FEATURES
+from harness.config.openness import Openness
 from harness.store import Store
+from harness.store.reads import fetch_dicts, latest_profile
 
-_PARTS = ("quality", "infeasible", "features", "openness", "price")
 _EXAMPLES = """
     select b.task, b.doc_id, b.prompt, b.target, b.response, c.response
     from samples b join samples c using (task, doc_id, metric, filter)
@@ -66,7 +67,8 @@ class ReportData:
     capabilities: list[dict[str, Any]] = field(default_factory=list)
     needed: list[str] = field(default_factory=list)
     provenance: list[dict[str, Any]] = field(default_factory=list)
-    latencies: list[tuple[str, list[float]]] = field(default_factory=list)
+    # Per side: (name, five-number summary min/q1/median/q3/max, or None with no latencies).
+    latencies: list[tuple[str, tuple[float, ...] | None]] = field(default_factory=list)
     generated_at: str = ""
     harness_version: str = __version__
 
@@ -96,7 +98,7 @@ def build(db: Path, options: ReportOptions) -> ReportData:
             baseline=baseline_provider, suite=options.suite, margin=options.margin, candidates=candidates,
             openness=[{"provider": p, **openness[p]} for p in providers],
             capabilities=_capability_matrix(con, providers), needed=needed_features(con, run_ids),
-            provenance=_rows(con, _PROVENANCE, [run_ids]), latencies=_latencies(con, comparisons),
+            provenance=fetch_dicts(con.execute(_PROVENANCE, [run_ids])), latencies=_latencies(con, comparisons),
             generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         )
     return data
@@ -108,7 +110,7 @@ def _candidate(con: duckdb.DuckDBPyConnection, comparison: Comparison, incumbent
     strata = [(*paired_scores(con, r), r["weight"]) for r in tasks]
     parts = parts_from(comparison, Openness.model_validate(incumbent["entry"]))
     weights = options.weights.model_dump()
-    values = [getattr(parts, p) for p in _PARTS] + [weights[p] for p in _PARTS]
+    values = [getattr(parts, p) for p in RISK_PARTS] + [weights[p] for p in RISK_PARTS]
     score = con.execute(f"select lh_risk_score({', '.join('?' * 10)})", values).fetchone()[0]  # type: ignore[index]
     examples = []
     for row in tasks:
@@ -118,18 +120,19 @@ def _candidate(con: duckdb.DuckDBPyConnection, comparison: Comparison, incumbent
                       "prompt": _readable(f[2])} for f in found]
     return CandidateReport(
         name=comparison.candidate_provider, comparison=comparison, retained_ci=stats.stratified_retained(strata),
-        risk={"score": score, "parts": {p: getattr(parts, p) for p in _PARTS}, "weights": weights,
+        risk={"score": score, "parts": {p: getattr(parts, p) for p in RISK_PARTS}, "weights": weights,
               "detail": parts.detail},
         examples=examples[: options.examples * 2],
     )
 
 
 def _profile(con: duckdb.DuckDBPyConnection, provider: str) -> dict[str, Any]:
-    row = con.execute("select profile_json, profile_hash, model from providers where name = ?"
-                      " order by first_seen desc limit 1", [provider]).fetchone()
-    profile = json.loads(row[0]) if row else {}
-    entry = Openness.model_validate(profile["openness"]).model_dump(mode="json", by_alias=True) if row else {}
-    return {"entry": entry, "model": row[2] if row else "", "profile_hash": row[1] if row else "",
+    stored = latest_profile(con, provider)
+    if stored is None:
+        return {"entry": {}, "model": "", "profile_hash": "", "pricing": {}}
+    profile = stored["profile"]
+    entry = Openness.model_validate(profile["openness"]).model_dump(mode="json", by_alias=True)
+    return {"entry": entry, "model": stored["model"], "profile_hash": stored["profile_hash"],
             "pricing": profile.get("pricing") or {}}
 
 
@@ -138,23 +141,25 @@ def _capability_matrix(con: duckdb.DuckDBPyConnection, providers: list[str]) -> 
     return [{"feature": f, **{p: statuses[p][f]["status"] for p in providers}} for f in FEATURES]
 
 
-def _latencies(con: duckdb.DuckDBPyConnection, comparisons: list[Comparison]) -> list[tuple[str, list[float]]]:
+# quantile_cont, as in the p50/p95 columns of `migration()`: one definition of a median on the page.
+_LATENCY_SUMMARY = """
+    select min(latency_ms), quantile_cont(latency_ms, 0.25), quantile_cont(latency_ms, 0.5),
+           quantile_cont(latency_ms, 0.75), max(latency_ms)
+    from generations g join (select unnest(?) as run_id, unnest(?) as task) w using (run_id, task)
+    where latency_ms is not null
+"""
+
+
+def _latencies(con: duckdb.DuckDBPyConnection,
+               comparisons: list[Comparison]) -> list[tuple[str, tuple[float, ...] | None]]:
     series = []
     sides = [("baseline_run", comparisons[0].baseline_provider)] if comparisons else []
     for index, (key, name) in enumerate(sides + [("candidate_run", c.candidate_provider) for c in comparisons]):
         source = comparisons[0] if index == 0 else comparisons[index - 1]
         runs = [(r[key], r["task"]) for r in source.rows if r["task"] != "OVERALL"]
-        values = [v[0] for run, task in runs for v in con.execute(
-            "select latency_ms from generations where run_id = ? and task = ? and latency_ms is not null",
-            [run, task]).fetchall()]
-        series.append((name, values))
+        row = con.execute(_LATENCY_SUMMARY, [[r for r, _ in runs], [t for _, t in runs]]).fetchone()
+        series.append((name, None if row is None or row[0] is None else tuple(float(v) for v in row)))
     return series
-
-
-def _rows(con: duckdb.DuckDBPyConnection, query: str, params: list[Any]) -> list[dict[str, Any]]:
-    cursor = con.execute(query, params)
-    columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _readable(prompt: str) -> str:

@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 # The repository root when running from a checkout (editable install); the current folder otherwise.
-_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _project_root() -> Path:

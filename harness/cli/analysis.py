@@ -1,4 +1,4 @@
-"""Lock-in commands (`compare`, `probe`, `risk`): parse options, call harness.analysis/probes, print."""
+"""Decision commands (`compare`, `probe`, `risk`, `report`): parse options, call analysis or probes, print."""
 
 from __future__ import annotations
 
@@ -7,14 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from harness.errors import HarnessError
-from harness.output import Format, make_console, render
-from harness.paths import default_db
-
-console = make_console()
-err = Console(stderr=True)
+from harness.cli.common import DbOption, FormatOption, console, database, parse_format, say
+from harness.cli.output import render
 
 # Columns of `--format table`; json and csv carry every column.
 _TABLE = (
@@ -22,12 +17,6 @@ _TABLE = (
     ("95% CI", "ci"), ("retained", "retained"), ("p", "p_value"), ("verdict", "verdict"),
     ("n to decide", "samples_needed"), ("$/1k base→cand", "cost"), ("p50 ms base→cand", "p50"),
 )
-
-
-def parse_format(value: str) -> Format:
-    if value not in ("table", "csv", "json"):
-        raise HarnessError(f"unknown format '{value}'; use table, csv or json")
-    return value  # type: ignore[return-value]
 
 
 def compare_cmd(
@@ -40,8 +29,8 @@ def compare_cmd(
                                  "every output is labelled.")] = False,
     holm: Annotated[bool, typer.Option("--holm", help="Add Holm-adjusted p-values across tasks.")] = False,
     bootstrap: Annotated[int, typer.Option(help="Paired bootstrap resamples (seeded).", min=100)] = 2000,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: table, csv or json.")] = "table",
-    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file [default: runs/harness.duckdb].")] = None,
+    fmt: FormatOption = "table",
+    db: DbOption = None,
 ) -> None:
     """Quality gap per task and overall, with 95% CIs and a migration verdict against a margin.
 
@@ -50,7 +39,7 @@ def compare_cmd(
     from harness.analysis.compare import CompareOptions, compare
 
     output = parse_format(fmt)
-    result = compare(db or default_db(), CompareOptions(
+    result = compare(database(db), CompareOptions(
         baseline=baseline, candidate=candidate, suite=suite, margin=margin, allow_mismatch=allow_mismatch,
         holm=holm, bootstrap_iterations=bootstrap,
     ))
@@ -66,14 +55,14 @@ def compare_cmd(
         render(columns, [[_csv_value(r[c]) for c in columns] for r in result.rows], "csv", console)
         return
     if result.label:
-        err.print(result.label, markup=False, highlight=False, soft_wrap=True)
+        say(result.label, stderr=True)
     title = f"{candidate} vs {baseline} (margin {margin:g})" + (" — MISMATCHED" if result.label else "")
     render([name for name, _ in _TABLE], [[_cell(r, key) for _, key in _TABLE] for r in result.rows], "table",
            console, title=title)
     for gap in result.capability_gaps:
-        console.print(f"capability gap: the suite needs {gap['feature']}; {result.candidate_provider} "
-                      f"{gap['candidate_status']} ({gap['candidate_source']}), {result.baseline_provider} "
-                      f"{gap['baseline_status']}", markup=False, highlight=False)
+        say(f"capability gap: the suite needs {gap['feature']}; {result.candidate_provider} "
+            f"{gap['candidate_status']} ({gap['candidate_source']}), {result.baseline_provider} "
+            f"{gap['baseline_status']}")
 
 
 def _csv_value(value: Any) -> Any:
@@ -113,18 +102,18 @@ def probe_cmd(
     model_path: Annotated[str | None, typer.Option(help="Local weights folder or .gguf for hf profiles.")] = None,
     max_context: Annotated[int, typer.Option(help="Largest prompt (in words) the context probe sends.",
                                              min=512)] = 32768,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: table, csv or json.")] = "table",
-    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file [default: runs/harness.duckdb].")] = None,
+    fmt: FormatOption = "table",
+    db: DbOption = None,
 ) -> None:
     """Probe a provider's API features (system prompt, stops, JSON mode, tools, logprobs …) and store them.
 
     Example: harness probe --provider local-openai --base-url http://127.0.0.1:8080/v1
     """
+    from harness.config.overrides import Overrides
     from harness.probes.run import probe
-    from harness.runner import EvalOptions
 
     output = parse_format(fmt)
-    results = probe(EvalOptions(provider=provider, db=db, base_url=base_url, model=model, model_path=model_path),
+    results = probe(provider, Overrides(base_url=base_url, model=model, model_path=model_path), database(db),
                     max_context=max_context)
     rows = [(r.capability, r.status, r.value, json.dumps(r.evidence, ensure_ascii=False)[:120]) for r in results]
     render(["capability", "status", "value", "evidence"], rows, output, console, title=f"probes: {provider}")
@@ -138,27 +127,26 @@ def risk_cmd(
     margin: Annotated[float, typer.Option(help="Non-inferiority margin in score points.")] = 0.05,
     weights: Annotated[Path | None, typer.Option(help="TOML file with a [risk] table of part weights.")] = None,
     allow_mismatch: Annotated[bool, typer.Option("--allow-mismatch", help="Score non-comparable runs too.")] = False,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: table, csv or json.")] = "table",
-    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file [default: runs/harness.duckdb].")] = None,
+    fmt: FormatOption = "table",
+    db: DbOption = None,
 ) -> None:
     """Lock-in risk (0-100) of an incumbent against each candidate, best candidate first, with every part.
 
     Example: harness risk --incumbent gpt-4o --candidate smollm2 --suite core
     """
-    from harness.analysis.risk import RiskOptions, assess, load_weights
+    from harness.analysis.risk import RISK_PARTS, RiskOptions, assess, load_weights
 
     output = parse_format(fmt)
-    rows, notes = assess(db or default_db(), RiskOptions(
+    rows, notes = assess(database(db), RiskOptions(
         incumbent=incumbent, candidates=candidate or [], suite=suite, margin=margin, weights=load_weights(weights),
         allow_mismatch=allow_mismatch))
     for note in notes:
-        err.print(note, markup=False, highlight=False, soft_wrap=True)
+        say(note, stderr=True)
     if output == "json":
         print(json.dumps(rows, indent=2, default=str))
         return
-    parts = ("quality", "infeasible", "features", "openness", "price")
-    columns = ["candidate", "score", *(f"{p} (w {rows[0]['w_' + p]:g})" for p in parts)]
-    table = [[r["candidate"], round(r["score"], 1), *(round(r[p], 3) for p in parts)] for r in rows]
+    columns = ["candidate", "score", *(f"{p} (w {rows[0]['w_' + p]:g})" for p in RISK_PARTS)]
+    table = [[r["candidate"], round(r["score"], 1), *(round(r[p], 3) for p in RISK_PARTS)] for r in rows]
     render(columns, table, output, console, title=f"lock-in risk of {incumbent} (best candidate first)")
 
 
@@ -172,18 +160,18 @@ def report_cmd(
     weights: Annotated[Path | None, typer.Option(help="TOML file with a [risk] table of part weights.")] = None,
     allow_mismatch: Annotated[bool, typer.Option("--allow-mismatch", help="Report non-comparable runs, "
                                                  "labelled as such.")] = False,
-    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file [default: runs/harness.duckdb].")] = None,
+    db: DbOption = None,
 ) -> None:
     """Write the decision-review report: one self-contained HTML page and a Markdown twin.
 
     Example: harness report --baseline gpt-4o --candidate smollm2 --suite core -o runs/review.html
     """
+    from harness.analysis.review import ReportOptions, build
     from harness.analysis.risk import load_weights
-    from harness.report.data import ReportOptions, build
     from harness.report.render import write
 
-    data = build(db or default_db(), ReportOptions(
+    data = build(database(db), ReportOptions(
         baseline=baseline, candidates=candidate, suite=suite, margin=margin, weights=load_weights(weights),
         allow_mismatch=allow_mismatch))
     html, markdown = write(data, output)
-    console.print(f"report written: {html} and {markdown}", markup=False, highlight=False)
+    say(f"report written: {html} and {markdown}")

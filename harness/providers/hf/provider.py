@@ -1,6 +1,6 @@
 """The `hf` provider: a local model through transformers (+ accelerate for device_map).
 
-On CPU, supported models decode with `RowwiseDecoder` (hf_decode.py): continuous batching with no
+On CPU, supported models decode with `RowwiseDecoder` (decode.py): continuous batching with no
 padding, or with `exact = true` answers bit for bit those of the prompt alone. Other models and devices use
 `model.generate` on batches grouped by decoding settings, sorted by prompt length and left-padded.
 Either way a sequence stops at EOS or a stop string, and stop strings are cut here, not by the caller.
@@ -8,7 +8,6 @@ Either way a sequence stops at EOS or a stop string, and stop strings are cut he
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
@@ -17,11 +16,12 @@ from itertools import groupby
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from harness.config.profiles import Profile
+from harness.digest import sha256_hex
 from harness.errors import HarnessError
-from harness.profiles import Profile
 from harness.providers.base import GenRequest, GenResult, ProviderInfo, cut_at_stop
-from harness.providers.hf_decode import Job, RowwiseDecoder, supports
-from harness.providers.hf_weights import resolve_weights
+from harness.providers.hf.decode import Job, RowwiseDecoder, supports
+from harness.providers.hf.weights import resolve_weights
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
 
@@ -67,7 +67,7 @@ class HFProvider:
                 "batch_size": self.batch_size,
                 "padding_side": "left" if self.decoder is None else None,  # rowwise decoding pads nothing
                 "weights_source": weights.source,
-                "chat_template_hash": hashlib.sha256(template.encode()).hexdigest()[:16] if template else None,
+                "chat_template_hash": sha256_hex(template, 16) if template else None,
                 "torch_threads": torch.get_num_threads(),
                 "decoding": "generate" if self.decoder is None else f"rowwise-{self.decoder.mode}",
             },

@@ -8,10 +8,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.capabilities import Feature
-from harness.errors import HarnessError
-from harness.paths import tasks_dir
-from harness.validation import one_line
+from harness.config.features import Feature
+from harness.config.paths import tasks_dir
+from harness.errors import HarnessError, one_line
 
 
 class PrimaryMetric(BaseModel):

@@ -13,7 +13,7 @@ from typing import Any
 from harness.providers.base import GenRequest, GenResult, Provider
 from harness.store import Store
 from harness.store import cache as cache_table
-from harness.store.writes import GenerationWriter
+from harness.store.writes import RowSink
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Identity:
 class ReusingProvider:
     """A Provider that wraps another: replays, then cache hits, then the real provider for the rest."""
 
-    def __init__(self, inner: Provider, store: Store, writer: GenerationWriter, identity: Identity,
+    def __init__(self, inner: Provider, store: Store, writer: RowSink, identity: Identity,
                  policy: CachePolicy, replay: dict[str, GenResult] | None = None) -> None:
         self.inner = inner
         self.info = inner.info

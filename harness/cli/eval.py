@@ -1,0 +1,92 @@
+"""`harness eval`: parse the options, run the suite with a progress bar, print the scores."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from harness.cli.common import DbOption, console, database, err, say
+from harness.cli.output import render
+
+
+class _Bar:
+    """Adapts a rich progress bar to the runner's Progress hooks; shown only once generation starts,
+    so that an early error prints its one line without a bar around it."""
+
+    def __init__(self) -> None:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        self.progress = Progress(*columns, console=err, transient=True)
+        self.task = self.progress.add_task("generating", total=None)
+        self.started = False
+
+    def start(self, total: int) -> None:
+        if not err.is_terminal:  # piped or captured: a bar would only leave a blank line behind
+            return
+        self.started = True
+        self.progress.start()
+        self.progress.update(self.task, total=total, completed=0)
+
+    def advance(self, n: int = 1) -> None:
+        self.progress.advance(self.task, n)
+
+    def close(self) -> None:
+        if self.started:
+            self.progress.stop()
+
+
+def eval_cmd(
+    provider: Annotated[str | None, typer.Option(
+        "--provider", "-p", help="Profile name in providers/ [default: smollm2].")] = None,
+    suite: Annotated[str | None, typer.Option("--suite", "-s", help="Suite name in tasks/ [default: smoke].")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Run these tasks instead of a suite.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most N docs per task (for quick checks).", min=1)] = None,
+    model_path: Annotated[str | None, typer.Option(help="Local weights folder or .gguf for hf profiles.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Override the profile's batch size.", min=1)] = None,
+    include_path: Annotated[Path | None, typer.Option(help="Extra folder of lm-eval task YAMLs.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Override an openai profile's base_url.")] = None,
+    model: Annotated[str | None, typer.Option(help="Override an openai profile's model name.")] = None,
+    resume: Annotated[str | None, typer.Option(
+        help="Finish an unfinished run (RUN_ID, or 'latest' for this provider and suite) under its own id; "
+             "stored generations are reused.")] = None,
+    cache: Annotated[bool, typer.Option(help="Reuse and store answers in the response cache.")] = True,
+    cache_sampled: Annotated[bool, typer.Option(
+        help="Also cache sampled (temperature > 0) requests; they carry the profile's seed.")] = False,
+    processes: Annotated[int, typer.Option(
+        help="Data-parallel processes for hf models (accelerate launch; one per GPU, or CPU shares).",
+        min=1)] = 1,
+    db: DbOption = None,
+) -> None:
+    """Run a suite on a provider and store every sample.
+
+    Example: harness eval --provider smollm2 --suite smoke
+    """
+    from harness.run import distributed
+    from harness.run.runner import EvalOptions, run_eval
+
+    if processes > 1 and "WORLD_SIZE" not in os.environ:
+        sys.exit(distributed.relaunch(sys.argv[1:], processes))
+
+    options = EvalOptions(provider=provider, suite=suite, tasks=task or None, limit=limit, db=db,
+                          model_path=model_path, batch_size=batch_size, include_path=include_path,
+                          base_url=base_url, model=model, resume=resume, cache=cache, cache_sampled=cache_sampled)
+    main = distributed.current().is_main
+    bar = _Bar() if main else None
+    try:
+        outcome = run_eval(options, bar, notify=lambda line: say(line, stderr=True))
+    finally:
+        if bar is not None:
+            bar.close()
+    if not main:
+        return  # the main process reports for all of them
+    rows = [(s["task"], s["metric"], s["filter"], s["value"], s["stderr"], s["n"]) for s in outcome.scores]
+    render(["task", "metric", "filter", "score", "stderr", "n"], rows, "table", console, title=f"run {outcome.run_id}")
+    rate = outcome.output_tokens / outcome.wall_s if outcome.wall_s else 0.0
+    reused = f"{outcome.replayed} resumed, " if outcome.replayed else ""
+    say(f"{outcome.n_requests} samples in {outcome.wall_s:.1f} s ({rate:.1f} generated tokens/s); "
+        f"{reused}{outcome.cache_hits} from the cache, {outcome.provider_calls} provider calls; "
+        f"stored in {database(db)}")

@@ -1,0 +1,61 @@
+"""Planning a run, in one place, before anything runs: which profile (with overrides) and suite,
+how many docs, whether it finishes an unfinished run (and which generations that run already
+holds), and which earlier run this one could have resumed instead.
+
+The runner then executes the plan; it never goes back to ask these questions again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from harness.config.overrides import apply_overrides
+from harness.config.profiles import Profile, load_profile
+from harness.config.suites import Suite, adhoc_suite, load_suite
+from harness.errors import HarnessError
+from harness.run import resume
+from harness.store import Store
+
+if TYPE_CHECKING:
+    from harness.run.runner import EvalOptions
+
+DEFAULT_PROVIDER, DEFAULT_SUITE = "smollm2", "smoke"
+# Options a resumed run takes from its stored row; giving one that disagrees is refused.
+_RUN_OPTIONS = ("provider", "suite", "tasks", "limit", "model_path", "batch_size", "base_url", "model")
+
+
+@dataclass
+class RunPlan:
+    """What a run evaluates and whom it belongs to."""
+
+    profile: Profile
+    digest: str  # the profile's content hash, as stored
+    suite: Suite
+    limit: int | None
+    target: resume.ResumeTarget | None = None  # the unfinished run this one finishes
+    offer: dict[str, Any] | None = None  # an unfinished run that a new run could resume instead
+
+
+def plan_run(options: EvalOptions, store: Store, main: bool = True) -> RunPlan:
+    """Resolve the options into a plan; `--resume RUN_ID` takes everything from the stored run,
+    `--resume latest` finds the newest unfinished run of the same profile, suite and limit.
+    Only the main process (`main`) looks for an offer: the others must not contend for the file."""
+    if options.resume and options.resume != "latest":
+        given = {k: getattr(options, k) for k in _RUN_OPTIONS if getattr(options, k)}
+        target = resume.load_target(store, options.resume, given)
+        return RunPlan(target.profile, target.profile.content_hash(), target.suite, target.limit, target)
+    profile = apply_overrides(load_profile(options.provider or DEFAULT_PROVIDER), options.overrides)
+    suite = adhoc_suite(options.tasks) if options.tasks else load_suite(options.suite or DEFAULT_SUITE)
+    plan = RunPlan(profile, profile.content_hash(), suite, options.limit)
+    if options.resume != "latest" and not main:
+        return plan
+    offer = resume.find_offer(store, profile.name, plan.digest, suite, options.limit)
+    if options.resume == "latest":
+        if offer is None:
+            raise HarnessError(f"no interrupted, failed or crashed run of '{profile.name}' on '{suite.suite}' "
+                               "with stored generations to resume; run without --resume")
+        plan.target = resume.load_target(store, offer["run_id"], {})
+    else:
+        plan.offer = offer
+    return plan
