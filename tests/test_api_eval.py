@@ -137,3 +137,27 @@ def test_canary_key_never_persists(isolated_runs: Path, profiles: Path) -> None:
     assert files
     for path in files:
         assert canary.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize(("extra_body", "pattern"), [
+    ('{{ repeat_penalty = 1.0, top_k = "{canary}" }}', "extra_body.top_k holds a value that looks like a credential"),
+    ('{{ repeat_penalty = 1.0, chat_template_kwargs = {{ auth = "Bearer {canary}" }} }}',
+     "extra_body.chat_template_kwargs.auth holds a value that looks like a credential"),
+    ('{{ api_key = "{canary}" }}', "'api_key' is not a decoding field"),
+    ('{{ guided_json = {{ token = "x" }} }}', "extra_body.guided_json.token looks like a credential"),
+])
+def test_canary_key_in_extra_body_is_refused(isolated_runs: Path, profiles: Path, extra_body: str,
+                                             pattern: str) -> None:
+    """A key pasted into extra_body would be sent, stored and hashed: it is refused in one line,
+    without echoing it, before anything is written."""
+    canary = "sk-canary-" + secrets.token_hex(16)
+    text = PROFILE.format(base_url="http://127.0.0.1:9/v1", key_line="").replace(
+        "[openai]\n", "[openai]\nextra_body = " + extra_body.format(canary=canary) + "\n")
+    (profiles / "pasted.toml").write_text(text)
+    for command in (("eval", "-p", "pasted", "-s", "smoke"), ("providers", "show", "pasted")):
+        result = run_harness(*command)
+        assert result.returncode == 2, result.stderr[-2000:]
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and pattern in lines[0], lines
+        assert canary not in result.stdout + result.stderr
+    assert not isolated_runs.exists() or not any(isolated_runs.iterdir())

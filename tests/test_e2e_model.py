@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from harness.providers.hf.weights import package_file
-from tests.conftest import run_harness, run_harness_peak_rss
+from tests.conftest import ROOT, run_harness, run_harness_peak_rss
 
 pytestmark = pytest.mark.slow
 
@@ -112,3 +114,24 @@ def test_a_model_without_chat_template_needs_the_raw_prompt_policy(isolated_runs
     result = run_harness("eval", "-p", "llama-base", "-t", "smoke_choice", "--limit", "2", "--model-path", str(base),
                          env={"HARNESS_PROVIDERS_DIR": str(profiles)})
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_moved_transformers_internals_fall_back_to_generate(isolated_runs: Path) -> None:
+    """A transformers release that moves what the rowwise decoder imports must not break hf runs:
+    the run goes through `model.generate`, says so in one warning line, and records it."""
+    # The module that imports the internals cannot be imported, as when a release has moved them
+    # (transformers itself imports them lazily at model load, so they cannot be removed from it here).
+    blocked = ("import sys; sys.modules['harness.providers.hf.rows'] = None; "
+               "sys.argv = ['harness', *sys.argv[1:]]; from harness.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", blocked, "eval", "-p", "smollm2", "-t", "smoke_choice",
+                             "--limit", "3"], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    warnings = [line for line in result.stderr.splitlines() if "rowwise decoding needs" in line]
+    assert len(warnings) == 1 and "decoding with model.generate" in warnings[0], result.stderr[-2000:]
+    con = duckdb.connect(str(isolated_runs / "harness.duckdb"), read_only=True)
+    try:
+        decoding = con.execute("select provenance->>'$.provider.decoding' from runs").fetchone()
+        answered = con.execute("select count(*) from generations where error is null").fetchone()
+    finally:
+        con.close()
+    assert decoding == ("generate",) and answered == (3,)

@@ -3,8 +3,8 @@ test_hf_decode.py)."""
 
 from __future__ import annotations
 
+from harness.providers.hf.jobs import Job
 from harness.providers.hf.prefix import SharedPrefixes
-from harness.providers.hf.rows import Job
 
 
 def test_prompts_sharing_a_long_prefix_get_it_and_the_last_user_is_told() -> None:

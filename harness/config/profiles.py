@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.config.features import Capability
 from harness.config.openness import Openness
 from harness.config.paths import providers_dir
+from harness.config.plugins import BUILTIN_KINDS, settings_model
+from harness.config.secrets import refuse_secrets
 from harness.digest import sha256_hex
 from harness.errors import HarnessError, one_line
 
@@ -72,9 +74,31 @@ class OpenAISettings(_Strict):
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     http_backend: Literal["aiohttp", "httpx"] = "aiohttp"  # the SDK's transport
     max_stop_sequences: int = Field(default=4, ge=0)  # OpenAI takes 4; the rest are cut client-side
-    extra_body: dict[str, Any] = {}  # server-specific decoding fields, e.g. llama.cpp's repeat_penalty
+    extra_body: dict[str, Any] = {}  # server-specific decoding fields (EXTRA_BODY_FIELDS), e.g. repeat_penalty
     base_url_env: str | None = None  # env var that overrides base_url
     model_env: str | None = None  # env var that overrides model
+
+    @field_validator("extra_body")
+    @classmethod
+    def _decoding_fields_only(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """extra_body is sent with every request and stored with the profile: only decoding fields
+        go there, and nothing that looks like a credential."""
+        unknown = sorted(set(value) - set(EXTRA_BODY_FIELDS))
+        if unknown:
+            raise ValueError(f"'{unknown[0]}' is not a decoding field this harness sends; allowed: "
+                             f"{', '.join(EXTRA_BODY_FIELDS)}")
+        return dict(refuse_secrets(value, "extra_body"))
+
+
+# Server-specific decoding fields (vLLM, llama.cpp, TGI, Ollama): the allow-list of what extra_body may
+# carry, and so of what is stored of it.
+EXTRA_BODY_FIELDS = (
+    "best_of", "cache_prompt", "chat_template_kwargs", "dry_allowed_length", "dry_base", "dry_multiplier",
+    "grammar", "guided_choice", "guided_grammar", "guided_json", "guided_regex", "ignore_eos", "length_penalty",
+    "min_p", "min_tokens", "mirostat", "mirostat_eta", "mirostat_tau", "n_probs", "penalize_nl", "repeat_last_n",
+    "repeat_penalty", "repetition_penalty", "skip_special_tokens", "spaces_between_special_tokens", "tfs_z",
+    "top_a", "top_k", "typical_p", "use_beam_search", "xtc_probability", "xtc_threshold",
+)
 
 
 class FakeSettings(_Strict):
@@ -103,6 +127,31 @@ class Profile(_Strict):
     hf: HFSettings | None = None
     openai: OpenAISettings | None = None
     fake: FakeSettings | None = None
+    # A third-party kind's `[<kind>]` section, as validated by the plugin's own settings model.
+    plugin_settings: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plugin_section(cls, data: Any) -> Any:
+        """Take a plugin kind's `[<kind>]` section out and validate it with the plugin's own model."""
+        if not isinstance(data, dict):
+            return data
+        kind = data.get("kind")
+        if not isinstance(kind, str) or kind in BUILTIN_KINDS or (kind not in data and not data.get("plugin_settings")):
+            return data
+        data = dict(data)
+        raw = data.pop(kind, None) or data.pop("plugin_settings", None) or {}
+        model = settings_model(kind)
+        if model is None:
+            raise ValueError(f"provider kind '{kind}' takes no [{kind}] section")
+        try:
+            settings = model.model_validate(raw)
+        except ValidationError as exc:
+            raise HarnessError(one_line(f"[{kind}]", exc)) from exc
+        # Stored by the plugin model's own fields only (an allow-list), and never a credential.
+        dumped = settings.model_dump(mode="json", include=set(type(settings).model_fields))
+        data["plugin_settings"] = refuse_secrets(dumped, kind)
+        return data
 
     @model_validator(mode="after")
     def _settings_match_kind(self) -> Profile:
@@ -120,8 +169,15 @@ class Profile(_Strict):
         return self
 
     def public_dict(self) -> dict:
-        """The profile as stored and hashed: an explicit allow-list of fields (no secrets exist here)."""
-        return self.model_dump(mode="json", by_alias=True, include=set(_PUBLIC_FIELDS), exclude_none=True)
+        """The profile as stored and hashed: an explicit allow-list of fields (no secrets exist here);
+        a plugin kind's settings go under its own section name, as written in the profile."""
+        public = self.model_dump(mode="json", by_alias=True, include=set(_PUBLIC_FIELDS), exclude_none=True)
+        if self.openai is not None:
+            public["openai"]["extra_body"] = {k: v for k, v in self.openai.extra_body.items()
+                                              if k in EXTRA_BODY_FIELDS}
+        if self.plugin_settings is not None:
+            public[self.kind] = self.plugin_settings
+        return public
 
     def content_hash(self) -> str:
         blob = json.dumps(self.public_dict(), sort_keys=True)
@@ -166,9 +222,13 @@ def parse_profile(path: Path, name: str | None = None) -> Profile:
         raise HarnessError(f"{path}: bad TOML: {exc}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise HarnessError(f"{path}: cannot read: {exc}") from exc
-    if "name" in data:
-        raise HarnessError(f"{path}: name: unknown key (a profile is named by its file name)")
+    for reserved in ("name", "plugin_settings"):
+        if reserved in data:
+            raise HarnessError(f"{path}: {reserved}: unknown key" + (
+                " (a profile is named by its file name)" if reserved == "name" else ""))
     try:
         return Profile.model_validate({**data, "name": name or path.stem})
     except ValidationError as exc:
         raise HarnessError(one_line(str(path), exc)) from exc
+    except HarnessError as exc:  # a plugin kind's section: its own model's first error, or a missing plugin
+        raise HarnessError(f"{path}: {exc}") from exc

@@ -1,19 +1,20 @@
-"""Provider kinds by name: built-ins imported lazily, third parties through one entry-point group."""
+"""Provider kinds by name: built-ins imported lazily, third parties through one entry-point group
+(`ENTRY_POINT_GROUP`, see harness/config/plugins.py)."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
+from harness.config.plugins import load_factory, plugin_kinds
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
     from harness.config.profiles import Profile
     from harness.providers.base import Provider
 
-ENTRY_POINT_GROUP = "lockin_harness.providers"
 
 # kind -> (module path, factory name, pip extra that brings its dependencies)
 _BUILTINS: dict[str, tuple[str, str, str | None]] = {
@@ -27,8 +28,7 @@ Factory = Callable[["Profile"], "Provider"]
 
 def known_kinds() -> list[str]:
     """Built-in kinds plus those registered by installed packages."""
-    extra = [ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)]
-    return sorted(set(_BUILTINS) | set(extra))
+    return sorted(set(_BUILTINS) | set(plugin_kinds()))
 
 
 def _load_factory(kind: str) -> Factory:
@@ -37,15 +37,22 @@ def _load_factory(kind: str) -> Factory:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            hint = f"pip install 'lockin-harness[{extra}]'" if extra else "reinstall lockin-harness"
-            raise HarnessError(f"provider kind '{kind}' needs {exc.name or exc}: {hint}") from exc
+            raise HarnessError(_import_failure(kind, exc, extra)) from exc
         factory: Factory = getattr(module, attr)
         return factory
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == kind:
-            loaded: Factory = ep.load()
-            return loaded
-    raise HarnessError(f"unknown provider kind '{kind}'; known: {', '.join(known_kinds())}")
+    plugin: Factory = load_factory(kind)  # third parties: the entry point `ENTRY_POINT_GROUP` names
+    return plugin
+
+
+def _import_failure(kind: str, exc: ImportError, extra: str | None) -> str:
+    """A missing package gets an install hint; an installed one that fails to import (a release that
+    moved something we use) is named as such, since reinstalling the extra would not help."""
+    missing = exc.name and importlib.util.find_spec(exc.name.split(".")[0]) is None
+    if missing:
+        hint = f"pip install 'lockin-harness[{extra}]'" if extra else "reinstall lockin-harness"
+        return f"provider kind '{kind}' needs {exc.name}: {hint}"
+    return f"provider kind '{kind}' cannot import with the installed packages ({' '.join(str(exc).split())}); " \
+           "install the versions in requirements.lock"
 
 
 def create_provider(profile: Profile) -> Provider:

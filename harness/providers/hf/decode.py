@@ -30,8 +30,9 @@ import torch
 import torch.nn.functional as F
 
 from harness.providers.hf.head import OutputHead
+from harness.providers.hf.jobs import Job
 from harness.providers.hf.prefix import SharedPrefixes
-from harness.providers.hf.rows import Job, Row, Spans, install, stepping
+from harness.providers.hf.rows import Row, Spans, install, stepping
 
 __all__ = ["Done", "Job", "RowwiseDecoder", "supports"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from harness.providers.hf.rows import Job
+from harness.providers.hf.jobs import Job
 
 MIN_TOKENS = 64
 

@@ -8,10 +8,12 @@ Either way a sequence stops at EOS or a stop string, and stop strings are cut he
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from itertools import groupby
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -20,7 +22,7 @@ from harness.config.profiles import Profile
 from harness.digest import sha256_hex
 from harness.errors import HarnessError
 from harness.providers.base import GenRequest, GenResult, ProviderInfo, cut_at_stop
-from harness.providers.hf.decode import Job, RowwiseDecoder, supports
+from harness.providers.hf.jobs import Job
 from harness.providers.hf.weights import resolve_weights
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
@@ -52,8 +54,7 @@ class HFProvider:
         ).eval()
         self.batch_size = settings.batch_size
         self.eos_ids = _as_set(self.model.generation_config.eos_token_id) | _as_set(self.tokenizer.eos_token_id)
-        self.decoder = (RowwiseDecoder(self.model, self.tokenizer, self.batch_size, self.eos_ids, settings.exact)
-                        if supports(self.model) else None)
+        self.decoder = _rowwise_decoder(self.model, self.tokenizer, self.batch_size, self.eos_ids, settings.exact)
         template = self.tokenizer.chat_template or ""
         self.info = ProviderInfo(
             name=profile.name,
@@ -143,6 +144,22 @@ class HFProvider:
             ended = next((i for i, tok in enumerate(row) if tok in self.eos_ids), None)
             generated = row if ended is None else row[:ended]
             yield self._result(req, len(ids), generated, ended is not None, latency_ms)
+
+
+def _rowwise_decoder(model: Any, tokenizer: Any, batch_size: int, eos_ids: set[int], exact: bool) -> Any:
+    """The rowwise decoder where the model supports it, else None (the `generate` path). Its imports
+    reach into transformers internals; if a release has moved them, every run still works, on
+    `model.generate`, and says so in one warning line."""
+    try:
+        from harness.providers.hf.decode import RowwiseDecoder, supports
+    except ImportError as exc:
+        import transformers
+
+        logging.getLogger(__name__).warning(
+            "rowwise decoding needs transformers internals that %s lacks (%s); decoding with model.generate",
+            transformers.__version__, exc)
+        return None
+    return RowwiseDecoder(model, tokenizer, batch_size, eos_ids, exact) if supports(model) else None
 
 
 def _as_set(value: int | list[int] | None) -> set[int]:

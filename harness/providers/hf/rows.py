@@ -21,6 +21,8 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
+from harness.providers.hf.jobs import Job
+
 ATTENTION = "harness_rowwise"
 # Key/value buffers start this many positions past the prompt and double as a sequence grows.
 _FIRST_ROOM = 64
@@ -28,18 +30,6 @@ _FIRST_ROOM = 64
 _BLOCK_BYTES = 1 << 20
 # None outside a decoder step; "batched" or "exact" inside one (per thread).
 _MODE: ContextVar[str | None] = ContextVar("harness_rowwise_mode", default=None)
-
-
-@dataclass
-class Job:
-    """One prompt to continue: token ids and its own decoding settings."""
-
-    ids: list[int]
-    max_tokens: int
-    stop: tuple[str, ...] = ()
-    temperature: float = 0.0
-    seed: int | None = None
-    tag: Any = None  # handed back untouched with the result
 
 
 @dataclass
