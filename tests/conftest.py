@@ -14,11 +14,19 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache per test session: weights converted once and reused by every test, never the user's."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point results at a temp dir; model weights keep the shared cache (converted once, reused)."""
+def isolated_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, session_cache: Path) -> Path:
+    """Results and pulled data in this test's temp dir; the cache is the session's (see session_cache)."""
     runs = tmp_path / "runs"
     monkeypatch.setenv("HARNESS_RUNS_DIR", str(runs))
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(session_cache))
     monkeypatch.delenv("HARNESS_DB", raising=False)
     monkeypatch.delenv("HARNESS_PROVIDERS_DIR", raising=False)
     monkeypatch.delenv("HARNESS_TASKS_DIR", raising=False)

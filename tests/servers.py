@@ -18,14 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from bench.loopback import free_port
+
 # Kinds a prompt can ask for with "fault=<kind>"; transient ones fail `times=N` calls (default 1).
 PERMANENT = {"ctx400", "401", "always500", "echo400"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ScriptedServer:
