@@ -1,1 +1,1 @@
-"""Analysis over the store only: agreement between runs (gaps and verdicts come later)."""
+"""Analysis over the store: paired comparison, comparability guard, agreement, capabilities and risk."""

@@ -1,0 +1,1 @@
+"""Typed configuration: provider profiles, suites, openness vocabulary, plugin settings, paths."""

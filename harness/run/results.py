@@ -1,4 +1,11 @@
-"""Turn lm-eval's results into store rows: one per doc x filter x metric, and one per task score."""
+"""Turn lm-eval's results into store rows: one per doc x filter x metric, and one per task score.
+
+Why per sample and not only lm-eval's aggregates: the comparison is paired (the same doc on both
+providers), the losses are explained per doc (format miss, truncation, refusal, error), and cost and
+latency come from each generation. A sample whose generation errored keeps its error, so analysis
+can tell an outage from a wrong answer. Exactly one (metric, filter) per task is marked primary,
+taken from the task's own config, so every later comparison picks the same pair.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The local transformers provider: weight loading, the rowwise batched decoder, shared-prefix prefill."""
