@@ -28,12 +28,14 @@ class ScriptedServer:
     """An OpenAI-compatible chat endpoint whose answers are scripted by the prompt's text.
 
     A prompt containing `fault=503;times=2` gets two 503s, then an answer. `every` makes every
-    Nth distinct prompt fail once with `every_kind`, for whole-suite runs. `delay_s` delays every
+    Nth distinct prompt fail once with `every_kind`, for whole-suite runs; `always` fails every call
+    with that kind (a server that is down but answers). `delay_s` delays every
     answer (for throughput benchmarks). Counts calls, headers seen and peak concurrency.
     """
 
-    def __init__(self, delay_s: float = 0.0, every: int = 0, every_kind: str = "503", port: int = 0) -> None:
-        self.delay_s, self.every, self.every_kind = delay_s, every, every_kind
+    def __init__(self, delay_s: float = 0.0, every: int = 0, every_kind: str = "503", port: int = 0,
+                 always: str | None = None) -> None:
+        self.delay_s, self.every, self.every_kind, self.always = delay_s, every, every_kind, always
         self.calls: Counter[str] = Counter()
         self.auth_headers: set[str] = set()
         self.org_project: set[tuple[str | None, str | None]] = set()
@@ -56,6 +58,8 @@ class ScriptedServer:
         self.httpd.server_close()
 
     def _plan(self, content: str, call: int) -> str | None:
+        if self.always:
+            return self.always
         match = re.search(r"fault=(\w+)(?:;times=(\d+))?", content)
         if match:
             kind, times = match.group(1), int(match.group(2) or 1)

@@ -50,11 +50,11 @@ def test_errors_are_never_cached(isolated_runs: Path, profiles: Path) -> None:
     text = (profiles / "fake.toml").read_text().replace("[fake]", "[fake]\nfail_every = 3")
     (profiles / "flaky.toml").write_text(text)
     db = isolated_runs / "harness.duckdb"
-    first = run_eval(EvalOptions(provider="flaky", suite="smoke"))
+    first = run_eval(EvalOptions(provider="flaky", suite="smoke", max_error_rate=1.0))
     errors = query(db, "select count(distinct request_key) from generations where error is not null")[0][0]
     assert errors > 0
     assert query(db, "select count(*) from response_cache")[0][0] == first.provider_calls - errors
-    second = run_eval(EvalOptions(provider="flaky", suite="smoke"))
+    second = run_eval(EvalOptions(provider="flaky", suite="smoke", max_error_rate=1.0))
     assert second.provider_calls == errors  # only the failed ones are asked again
 
 

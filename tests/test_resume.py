@@ -206,7 +206,7 @@ def test_a_resume_asks_again_only_for_what_is_missing(isolated_runs: Path, profi
     (profiles / "flaky.toml").write_text(text)
     env = {"HARNESS_PROVIDERS_DIR": str(profiles)}
     db = isolated_runs / "harness.duckdb"
-    full = run_harness("eval", "-p", "flaky", "-t", "smoke_choice", "--no-cache", env=env)
+    full = run_harness("eval", "-p", "flaky", "-t", "smoke_choice", "--no-cache", "--max-error-rate", "1", env=env)
     assert full.returncode == 0
     run_id = _run_of(db)[0]  # type: ignore[index]
     unique, errors = query(db, "select count(distinct request_key), count(distinct request_key) filter"
@@ -216,7 +216,7 @@ def test_a_resume_asks_again_only_for_what_is_missing(isolated_runs: Path, profi
     execute(db, "delete from generations where doc_id % 2 = 1", "delete from samples", "delete from task_scores",
             "update runs set status = 'running', pid = 999999, provider_calls = null, cache_hits = null")
     kept = query(db, "select count(distinct request_key) from generations where error is null")[0][0]
-    resumed = run_harness("eval", "--resume", run_id, "--no-cache", env=env)
+    resumed = run_harness("eval", "--resume", run_id, "--no-cache", "--max-error-rate", "1", env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert query(db, "select status, provider_calls from runs") == [("complete", unique - kept)]
     assert query(db, "select count(*) from generations")[0][0] == 24

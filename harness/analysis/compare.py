@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from harness.analysis import features, guard, stats
+from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE, check_max_error_rate, percent
 from harness.errors import HarnessError
 from harness.store import Store
 from harness.store.reads import fetch_dicts
@@ -21,9 +22,13 @@ from harness.store.reads import fetch_dicts
 _PAIRED_SCORES = """
     select b.score, c.score from samples b join samples c using (task, doc_id, metric, filter)
     where b.run_id = ? and c.run_id = ? and b.task = ? and b.metric = ? and b.filter = ?
-      and b.score is not null and c.score is not null
+      and b.score is not null and c.score is not null and b.error is null and c.error is null
     order by doc_id
 """
+
+
+class NotComparable(HarnessError):
+    """The two sides cannot be compared as they are (different questions, or a side that mostly failed)."""
 
 
 @dataclass
@@ -55,19 +60,22 @@ class CompareOptions:
     holm: bool = False
     bootstrap_iterations: int = 2000
     seed: int = 1234
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
 
 
 def compare(db: Path, options: CompareOptions) -> Comparison:
     """Refuse non-comparable runs (unless allowed), then return per-task and overall rows."""
     if not 0 <= options.margin < 1:
         raise HarnessError(f"--margin must be in [0, 1), got {options.margin}")
+    check_max_error_rate(options.max_error_rate)
     with Store(db, wait_s=10.0).connect(read_only=True) as con:
         mismatches = guard.check(con, options.baseline, options.candidate, options.suite)
         if mismatches and not options.allow_mismatch:
             extra = f" (and {len(mismatches) - 1} more)" if len(mismatches) > 1 else ""
-            raise HarnessError(
+            raise NotComparable(
                 f"runs are not comparable: {mismatches[0].line()}{extra}; pass --allow-mismatch to compare anyway"
             )
+        refuse_errored_sides(con, options.baseline, options.candidate, options.suite, options.max_error_rate)
         rows = _migration_rows(con, options)
         if not any(r["task"] != "OVERALL" for r in rows):
             raise HarnessError(f"'{options.baseline}' and '{options.candidate}' share no scored task")
@@ -95,11 +103,29 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
     return comparison
 
 
+def refuse_errored_sides(con: duckdb.DuckDBPyConnection, baseline: str, candidate: str, suite: str | None,
+                         max_error_rate: float) -> None:
+    """A run whose generations mostly failed says nothing about the model: refuse it in one line."""
+    sides = con.execute(
+        "select r.run_id, x.side, r.error_rate, r.n_errors from ("
+        " select baseline_run as run_id, 'baseline' as side from lh_pairs($b, $c, $s)"
+        " union select candidate_run, 'candidate' from lh_pairs($b, $c, $s)) x join runs r using (run_id)"
+        " where r.error_rate > $max order by r.error_rate desc, x.side",
+        {"b": baseline, "c": candidate, "s": suite, "max": max_error_rate}).fetchall()
+    if sides:
+        run_id, side, rate, n_errors = sides[0]
+        raise NotComparable(
+            f"the {side}'s run {run_id} has {n_errors} errored generations ({percent(rate)}, over "
+            f"--max-error-rate {percent(max_error_rate)}): errors are not answers; resume it with "
+            f"`harness eval --resume {run_id}` once the provider answers")
+
+
 def _migration_rows(con: duckdb.DuckDBPyConnection, options: CompareOptions) -> list[dict[str, Any]]:
     cursor = con.execute(
-        "select * from migration($baseline, $candidate, margin := $margin, suite_name := $suite)",
+        "select * from migration($baseline, $candidate, margin := $margin, suite_name := $suite,"
+        " max_error_rate := $max_error_rate)",
         {"baseline": options.baseline, "candidate": options.candidate, "margin": options.margin,
-         "suite": options.suite},
+         "suite": options.suite, "max_error_rate": options.max_error_rate},
     )
     return fetch_dicts(cursor)
 

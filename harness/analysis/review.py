@@ -20,6 +20,7 @@ from harness.analysis import stats
 from harness.analysis.compare import CompareOptions, Comparison, compare, paired_scores
 from harness.analysis.features import feature_status, needed_features
 from harness.analysis.risk import RISK_PARTS, RiskWeights, parts_from
+from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
 from harness.config.features import FEATURES
 from harness.config.openness import Openness
 from harness.store import Store
@@ -82,11 +83,13 @@ class ReportOptions:
     weights: RiskWeights = field(default_factory=RiskWeights)
     allow_mismatch: bool = False
     examples: int = 3
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
 
 
 def build(db: Path, options: ReportOptions) -> ReportData:
     comparisons = [compare(db, CompareOptions(options.baseline, c, options.suite, options.margin,
-                                              options.allow_mismatch)) for c in options.candidates]
+                                              options.allow_mismatch, max_error_rate=options.max_error_rate))
+                   for c in options.candidates]
     with Store(db, wait_s=10.0).connect(read_only=True) as con:
         baseline_provider = comparisons[0].baseline_provider
         providers = [baseline_provider, *(c.candidate_provider for c in comparisons)]

@@ -15,8 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.analysis.compare import CompareOptions, Comparison, compare
+from harness.analysis.compare import CompareOptions, Comparison, NotComparable, compare
 from harness.analysis.features import LACKING
+from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
 from harness.config.openness import Openness, exposure
 from harness.errors import HarnessError, one_line
 from harness.store import Store
@@ -104,6 +105,7 @@ class RiskOptions:
     margin: float = 0.05
     weights: RiskWeights = field(default_factory=RiskWeights)
     allow_mismatch: bool = False
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
 
 
 def assess(db: Path, options: RiskOptions) -> tuple[list[dict[str, Any]], list[str]]:
@@ -116,9 +118,10 @@ def assess(db: Path, options: RiskOptions) -> tuple[list[dict[str, Any]], list[s
     for candidate in candidates:
         try:
             comparison = compare(db, CompareOptions(options.incumbent, candidate, options.suite, options.margin,
-                                                    options.allow_mismatch, bootstrap_iterations=200))
-        except HarnessError as exc:
-            if "not comparable" not in str(exc) or options.candidates:
+                                                    options.allow_mismatch, bootstrap_iterations=200,
+                                                    max_error_rate=options.max_error_rate))
+        except NotComparable as exc:
+            if options.candidates:
                 raise
             notes.append(f"{candidate} skipped: {exc}")
             continue

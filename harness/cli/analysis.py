@@ -8,14 +8,24 @@ from typing import Annotated, Any
 
 import typer
 
-from harness.cli.common import DbOption, FormatOption, console, database, parse_format, say
+from harness.cli.common import (
+    MAX_ERROR_RATE,
+    DbOption,
+    FormatOption,
+    MaxErrorRateOption,
+    console,
+    database,
+    parse_format,
+    say,
+)
 from harness.cli.output import render
 
 # Columns of `--format table`; json and csv carry every column.
 _TABLE = (
     ("task", "task"), ("n", "n"), ("baseline", "baseline_mean"), ("candidate", "candidate_mean"), ("gap", "gap"),
     ("95% CI", "ci"), ("retained", "retained"), ("p", "p_value"), ("verdict", "verdict"),
-    ("n to decide", "samples_needed"), ("$/1k base→cand", "cost"), ("p50 ms base→cand", "p50"),
+    ("n to decide", "samples_needed"), ("errored base/cand", "errors"), ("$/1k base→cand", "cost"),
+    ("p50 ms base→cand", "p50"),
 )
 
 
@@ -29,6 +39,7 @@ def compare_cmd(
                                  "every output is labelled.")] = False,
     holm: Annotated[bool, typer.Option("--holm", help="Add Holm-adjusted p-values across tasks.")] = False,
     bootstrap: Annotated[int, typer.Option(help="Paired bootstrap resamples (seeded).", min=100)] = 2000,
+    max_error_rate: MaxErrorRateOption = MAX_ERROR_RATE,
     fmt: FormatOption = "table",
     db: DbOption = None,
 ) -> None:
@@ -41,7 +52,7 @@ def compare_cmd(
     output = parse_format(fmt)
     result = compare(database(db), CompareOptions(
         baseline=baseline, candidate=candidate, suite=suite, margin=margin, allow_mismatch=allow_mismatch,
-        holm=holm, bootstrap_iterations=bootstrap,
+        holm=holm, bootstrap_iterations=bootstrap, max_error_rate=max_error_rate,
     ))
     if output == "json":
         print(json.dumps({
@@ -76,6 +87,8 @@ def _cell(row: dict[str, Any], key: str) -> Any:
         return _pair(row["baseline_cost_per_1k"], row["candidate_cost_per_1k"], "{:.4g}")
     if key == "p50":
         return _pair(row["baseline_p50_ms"], row["candidate_p50_ms"], "{:.0f}")
+    if key == "errors":
+        return f"{row['baseline_errors'] or 0}/{row['candidate_errors'] or 0}"
     value = row.get(key)
     if key in ("baseline_mean", "candidate_mean", "retained"):
         return None if value is None else f"{value:.3f}"
@@ -127,6 +140,7 @@ def risk_cmd(
     margin: Annotated[float, typer.Option(help="Non-inferiority margin in score points.")] = 0.05,
     weights: Annotated[Path | None, typer.Option(help="TOML file with a [risk] table of part weights.")] = None,
     allow_mismatch: Annotated[bool, typer.Option("--allow-mismatch", help="Score non-comparable runs too.")] = False,
+    max_error_rate: MaxErrorRateOption = MAX_ERROR_RATE,
     fmt: FormatOption = "table",
     db: DbOption = None,
 ) -> None:
@@ -139,7 +153,7 @@ def risk_cmd(
     output = parse_format(fmt)
     rows, notes = assess(database(db), RiskOptions(
         incumbent=incumbent, candidates=candidate or [], suite=suite, margin=margin, weights=load_weights(weights),
-        allow_mismatch=allow_mismatch))
+        allow_mismatch=allow_mismatch, max_error_rate=max_error_rate))
     for note in notes:
         say(note, stderr=True)
     if output == "json":
@@ -160,6 +174,7 @@ def report_cmd(
     weights: Annotated[Path | None, typer.Option(help="TOML file with a [risk] table of part weights.")] = None,
     allow_mismatch: Annotated[bool, typer.Option("--allow-mismatch", help="Report non-comparable runs, "
                                                  "labelled as such.")] = False,
+    max_error_rate: MaxErrorRateOption = MAX_ERROR_RATE,
     db: DbOption = None,
 ) -> None:
     """Write the decision-review report: one self-contained HTML page and a Markdown twin.
@@ -172,6 +187,6 @@ def report_cmd(
 
     data = build(database(db), ReportOptions(
         baseline=baseline, candidates=candidate, suite=suite, margin=margin, weights=load_weights(weights),
-        allow_mismatch=allow_mismatch))
+        allow_mismatch=allow_mismatch, max_error_rate=max_error_rate))
     html, markdown = write(data, output)
     say(f"report written: {html} and {markdown}")

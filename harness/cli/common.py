@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from harness.cli.output import Format, make_console
+from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
 from harness.config.paths import default_db
 from harness.errors import HarnessError
 
@@ -19,6 +20,10 @@ err = Console(stderr=True)
 DbOption = Annotated[Path | None, typer.Option(
     "--db", help="DuckDB file [default: $HARNESS_DB, else runs/harness.duckdb].")]
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="Output format: table, csv or json.")]
+MaxErrorRateOption = Annotated[float, typer.Option(
+    help="Refuse a run whose share of errored generations is above this (0.02 = 2%); errored docs are left out "
+         "of both sides of every pair.", min=0.0, max=1.0)]
+MAX_ERROR_RATE = DEFAULT_MAX_ERROR_RATE
 
 
 def database(db: Path | None) -> Path:

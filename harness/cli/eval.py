@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from harness.cli.common import DbOption, console, database, err, say
 from harness.cli.output import render
+from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
 
 
 class _Bar:
@@ -56,6 +57,9 @@ def eval_cmd(
     cache: Annotated[bool, typer.Option(help="Reuse and store answers in the response cache.")] = True,
     cache_sampled: Annotated[bool, typer.Option(
         help="Also cache sampled (temperature > 0) requests; they carry the profile's seed.")] = False,
+    max_error_rate: Annotated[float, typer.Option(
+        help="Largest share of errored generations a run may have and still complete (0.02 = 2%); above it "
+             "the run ends 'failed', naming the commonest error.", min=0.0, max=1.0)] = DEFAULT_MAX_ERROR_RATE,
     processes: Annotated[int, typer.Option(
         help="Data-parallel processes for hf models (accelerate launch; one per GPU, or CPU shares).",
         min=1)] = 1,
@@ -73,7 +77,8 @@ def eval_cmd(
 
     options = EvalOptions(provider=provider, suite=suite, tasks=task or None, limit=limit, db=db,
                           model_path=model_path, batch_size=batch_size, include_path=include_path,
-                          base_url=base_url, model=model, resume=resume, cache=cache, cache_sampled=cache_sampled)
+                          base_url=base_url, model=model, resume=resume, cache=cache, cache_sampled=cache_sampled,
+                          max_error_rate=max_error_rate)
     main = distributed.current().is_main
     bar = _Bar() if main else None
     try:
@@ -85,8 +90,11 @@ def eval_cmd(
         return  # the main process reports for all of them
     rows = [(s["task"], s["metric"], s["filter"], s["value"], s["stderr"], s["n"]) for s in outcome.scores]
     render(["task", "metric", "filter", "score", "stderr", "n"], rows, "table", console, title=f"run {outcome.run_id}")
-    rate = outcome.output_tokens / outcome.wall_s if outcome.wall_s else 0.0
+    # Tokens/s only over what the provider generated in this session: cached answers cost no time.
+    speed = (f" ({outcome.output_tokens / outcome.wall_s:.1f} generated tokens/s)"
+             if outcome.provider_calls and outcome.wall_s else "")
     reused = f"{outcome.replayed} resumed, " if outcome.replayed else ""
-    say(f"{outcome.n_requests} samples in {outcome.wall_s:.1f} s ({rate:.1f} generated tokens/s); "
-        f"{reused}{outcome.cache_hits} from the cache, {outcome.provider_calls} provider calls; "
+    errored = f"; {outcome.n_errors} errored (not scored as answers)" if outcome.n_errors else ""
+    say(f"{outcome.n_requests} samples in {outcome.wall_s:.1f} s{speed}; "
+        f"{reused}{outcome.cache_hits} from the cache, {outcome.provider_calls} provider calls{errored}; "
         f"stored in {database(db)}")

@@ -28,6 +28,14 @@ def span(low: float | None, high: float | None, digits: int = 3) -> str:
     return "—" if low is None or high is None else f"[{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
+def errors_line(row: dict[str, Any]) -> str:
+    """Beside every verdict: how many generations errored on each side, and the pairs left out for it."""
+    base, cand, pairs = (row.get(k) or 0 for k in ("baseline_errors", "candidate_errors", "errored_pairs"))
+    if not pairs:
+        return "no errored samples"
+    return f"{cand} errored on the candidate, {base} on the incumbent: {pairs} pairs left out"
+
+
 def usd(value: float | None) -> str:
     return "—" if value is None else f"${value:.4g}"
 
@@ -59,7 +67,7 @@ def _env(autoescape: bool) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
     env.filters.update(num=num, signed=signed, usd=usd, ms=ms, pvalue=pvalue, md=md_cell, fence=fence)
-    env.globals.update(span=span)
+    env.globals.update(span=span, errors_line=errors_line)
     return env
 
 

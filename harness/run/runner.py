@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
 from harness.config.overrides import Overrides
 from harness.config.paths import default_db
 from harness.config.profiles import Profile
@@ -22,6 +23,7 @@ from harness.errors import HarnessError, RunInterrupted
 from harness.providers.base import GenRequest, GenResult, Provider
 from harness.providers.registry import close_provider, create_provider
 from harness.run import distributed, provenance, resume
+from harness.run.error_tally import tally
 from harness.run.plan import RunPlan, plan_run
 from harness.run.results import collect_samples, collect_task_scores
 from harness.run.reuse import CachePolicy, Identity, ReusingProvider
@@ -63,6 +65,7 @@ class EvalOptions:
     resume: str | None = None  # a run id, or "latest": finish an unfinished run instead of starting one
     cache: bool = True  # read and write the response cache
     cache_sampled: bool = False  # also cache sampled (temperature > 0) requests that carry a seed
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE  # above it the run ends 'failed', its errors named
 
     @property
     def overrides(self) -> Overrides:
@@ -81,6 +84,7 @@ class EvalOutcome:
     cache_hits: int = 0
     provider_calls: int = 0
     replayed: int = 0
+    n_errors: int = 0
 
 
 class _Recorder:
@@ -95,7 +99,8 @@ class _Recorder:
 
     def __call__(self, task: str, doc_id: int, request: GenRequest, result: GenResult) -> None:
         self.by_doc[(task, doc_id)] = result
-        self.output_tokens += result.output_tokens or 0
+        if result.reused is None:  # generated in this session, not taken from the cache or a resume
+            self.output_tokens += result.output_tokens or 0
         if self.progress:
             self.progress.advance()
         if result.reused == "replay" and (task, doc_id) in self.stored:
@@ -232,10 +237,15 @@ def _execute(store: Store, ranks: distributed.Ranks, plan: RunPlan, options: Eva
         if writer is not None:
             session.close("failed", f"{type(exc).__name__}: {exc}"[:500])
         raise
+    errors = tally(recorder.by_doc.values())
+    if errors.over(options.max_error_rate):
+        line = errors.failure_line(run_id, options.max_error_rate)
+        session.finish("failed", line)
+        raise HarnessError(line)
     session.finish("complete", None)
     counts = reusing.counts
     return EvalOutcome(run_id, "complete", session.wall_s, len(recorder.by_doc), scores, recorder.output_tokens,
-                       counts.cache_hits, counts.provider_calls, counts.replayed)
+                       counts.cache_hits, counts.provider_calls, counts.replayed, errors.errors)
 
 
 class _Session:
@@ -253,7 +263,7 @@ class _Session:
     def finish(self, status: str, error: str | None) -> None:
         self.wall_s = self.elapsed()
         counts = self.reusing.counts
-        finish_run(self.store, self.run_id, status, error, self.wall_s, len(self.recorder.by_doc),
+        finish_run(self.store, self.run_id, status, error, self.wall_s, tally(self.recorder.by_doc.values()),
                    counts.cache_hits, counts.provider_calls)
 
     def close(self, status: str, error: str) -> None:

@@ -64,15 +64,28 @@ def insert_run(con: duckdb.DuckDBPyConnection, row: RunRow) -> None:
     con.execute(f"insert into runs ({', '.join(names)}) values ({placeholders})", [getattr(row, n) for n in names])
 
 
-def finish_run(store: Store, run_id: str, status: str, error: str | None, wall_s: float, n_requests: int,
+class GenerationCounts(Protocol):
+    """Generations a run holds (`n`), how many errored, and their share."""
+
+    @property
+    def n(self) -> int: ...
+    @property
+    def errors(self) -> int: ...
+    @property
+    def rate(self) -> float: ...
+
+
+def finish_run(store: Store, run_id: str, status: str, error: str | None, wall_s: float, counts: GenerationCounts,
                cache_hits: int = 0, provider_calls: int = 0) -> None:
-    """Mark the run; wall time and counts add up over the sessions of a resumed run."""
+    """Mark the run; wall time and cache counts add up over the sessions of a resumed run, while the
+    generation and error counts describe the run as it now stands."""
     with store.connect() as con:
         con.execute(
             "update runs set status = ?, error = ?, finished_at = current_timestamp,"
-            " wall_s = coalesce(wall_s, 0) + ?, n_requests = ?, cache_hits = coalesce(cache_hits, 0) + ?,"
-            " provider_calls = coalesce(provider_calls, 0) + ? where run_id = ?",
-            [status, error, wall_s, n_requests, cache_hits, provider_calls, run_id],
+            " wall_s = coalesce(wall_s, 0) + ?, n_requests = ?, n_errors = ?, error_rate = ?,"
+            " cache_hits = coalesce(cache_hits, 0) + ?, provider_calls = coalesce(provider_calls, 0) + ?"
+            " where run_id = ?",
+            [status, error, wall_s, counts.n, counts.errors, counts.rate, cache_hits, provider_calls, run_id],
         )
 
 

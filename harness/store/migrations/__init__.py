@@ -18,6 +18,7 @@ from harness.store.migrations import (
     m0003_analysis,
     m0004_response_cache,
     m0005_capabilities_risk,
+    m0006_errors_do_not_vote,
 )
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -28,6 +29,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0003_analysis", m0003_analysis.apply),
     ("0004_response_cache", m0004_response_cache.apply),
     ("0005_capabilities_risk", m0005_capabilities_risk.apply),
+    ("0006_errors_do_not_vote", m0006_errors_do_not_vote.apply),
 ]
 
 
