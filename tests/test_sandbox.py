@@ -7,6 +7,8 @@ import pwd
 import time
 from pathlib import Path
 
+import pytest
+
 from harness.custom.sandbox import SandboxLimits, run_python
 
 
@@ -59,8 +61,22 @@ def test_writes_outside_the_temp_dir_are_contained(tmp_path: Path) -> None:
     program = f"open({str(target)!r}, 'w').write('out')\n"
     result = run_python(program, SandboxLimits(guard=False))
     assert not target.exists()
-    if os.geteuid() == 0:
-        assert result.status == "failed" and "Permission" in result.stderr_tail
+    if os.geteuid() == 0:  # /tmp is private to the sandbox: the folder is not there, or not writable
+        assert result.status == "failed"
+        assert "Permission" in result.stderr_tail or "No such file" in result.stderr_tail
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="private mounts need root; as a user the code runs as that user")
+def test_shared_temp_folders_are_private_to_the_sandbox() -> None:
+    """World-writable folders are writable by `nobody` too: the sandbox gets its own, thrown away."""
+    name = f"harness-escape-{os.getpid()}.txt"
+    folders = [f for f in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(f)]
+    program = "".join(f"open({f + '/' + name!r}, 'w').write('out')\n" for f in folders)
+    program += "import os\n" + "".join(f"assert os.path.exists({f + '/' + name!r})\n" for f in folders)
+    result = run_python(program, SandboxLimits(guard=False))
+    assert result.passed, result.stderr_tail  # the writes worked, inside the sandbox
+    leaked = [f for f in folders if os.path.exists(os.path.join(f, name))]
+    assert leaked == []
 
 
 def test_writes_inside_the_temp_dir_work() -> None:

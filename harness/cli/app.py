@@ -23,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # help is text: "[default: smollm2]" must not be read as a markup tag
 )
 for name, command in (("eval", eval_cmd), ("sql", sql_cmd), ("compare", compare_cmd), ("probe", probe_cmd),
                       ("risk", risk_cmd), ("report", report_cmd), ("export", export_cmd), ("merge", merge_cmd)):

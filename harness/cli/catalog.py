@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.common import FormatOption, console, parse_format, say
+from harness.cli.common import FormatOption, command_group, console, parse_format, say
 from harness.cli.output import render
 from harness.errors import HarnessError
 
-providers_app = typer.Typer(help="Provider profiles (providers/*.toml).", no_args_is_help=True)
-tasks_app = typer.Typer(help="Suites and tasks (tasks/).", no_args_is_help=True)
-data_app = typer.Typer(help="Offline benchmark data packs (tasks/packs.toml).", no_args_is_help=True)
+providers_app = command_group("Provider profiles (providers/*.toml).")
+tasks_app = command_group("Suites and tasks (tasks/).")
+data_app = command_group("Offline benchmark data packs (tasks/packs.toml).")
 
 
 @providers_app.command("list")
@@ -49,11 +49,13 @@ def tasks_list(fmt: FormatOption = "table") -> None:
     Example: harness tasks list
     """
     from harness.config.suites import available_suites, load_suite
+    from harness.run.tasks import custom_tasks
 
-    rows = []
+    rows: list[tuple[str, str, float | None, str]] = []
     for name in available_suites():
         suite = load_suite(name)
         rows += [(suite.suite, t.task, t.weight, ", ".join(suite.features)) for t in suite.tasks]
+    rows += [("(custom)", task, None, "") for task in custom_tasks()]
     render(["suite", "task", "weight", "features"], rows, parse_format(fmt), console)
 
 
@@ -72,6 +74,7 @@ def tasks_new(
     Example: harness tasks new support_faq --from prompts.jsonl --metric contains
     """
     from harness.custom.build import create_task, load_spec, spec_from_options
+    from harness.run.tasks import existing_task
 
     if spec is not None:
         task_spec = load_spec(spec)
@@ -79,6 +82,9 @@ def tasks_new(
         task_spec = spec_from_options(name, source, metric, max_tokens)
     else:
         raise HarnessError("give NAME and --from FILE.jsonl, or --spec FILE.yaml")
+    taken = existing_task(task_spec.task)
+    if taken is not None:  # a custom task of that name would silently replace it in every suite
+        raise HarnessError(f"task '{task_spec.task}' already exists ({taken}); choose another name")
     folder = create_task(task_spec, force=force)
     say(f"task '{task_spec.task}' written to {folder}; run it with: harness eval -t {task_spec.task}")
 

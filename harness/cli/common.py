@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from harness.cli.output import Format, make_console
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
@@ -15,7 +14,7 @@ from harness.config.paths import default_db
 from harness.errors import HarnessError
 
 console = make_console()
-err = Console(stderr=True)
+err = make_console(stderr=True)
 
 DbOption = Annotated[Path | None, typer.Option(
     "--db", help="DuckDB file [default: $HARNESS_DB, else runs/harness.duckdb].")]
@@ -24,6 +23,11 @@ MaxErrorRateOption = Annotated[float, typer.Option(
     help="Refuse a run whose share of errored generations is above this (0.02 = 2%); errored docs are left out "
          "of both sides of every pair.", min=0.0, max=1.0)]
 MAX_ERROR_RATE = DEFAULT_MAX_ERROR_RATE
+
+
+def command_group(help_text: str) -> typer.Typer:
+    """A sub-command group; its help is plain text like the root app's."""
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
 
 
 def database(db: Path | None) -> Path:

@@ -73,7 +73,7 @@ def eval_cmd(
     from harness.run.runner import EvalOptions, run_eval
 
     if processes > 1 and "WORLD_SIZE" not in os.environ:
-        sys.exit(distributed.relaunch(sys.argv[1:], processes))
+        sys.exit(distributed.relaunch(sys.argv[1:], processes, limit, debug="--debug" in sys.argv))
 
     options = EvalOptions(provider=provider, suite=suite, tasks=task or None, limit=limit, db=db,
                           model_path=model_path, batch_size=batch_size, include_path=include_path,

@@ -13,13 +13,16 @@ from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 Format = Literal["table", "csv", "json"]
 
 
-def make_console() -> Console:
-    """stdout console; piped output keeps whole rows instead of wrapping them to 80 columns."""
-    return Console(stderr=False, width=None if sys.stdout.isatty() else 200)
+def make_console(stderr: bool = False) -> Console:
+    """A console that prints data as text: no markup (`[/INST]` is a prompt, not a tag), no emoji
+    codes (`:x:`), no highlighting. Piped stdout keeps whole rows instead of wrapping at 80 columns."""
+    width = None if stderr or sys.stdout.isatty() else 200
+    return Console(stderr=stderr, width=width, markup=False, emoji=False, highlight=False)
 
 
 def _plain(value: Any) -> Any:
@@ -44,11 +47,11 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: Format, c
         writer.writerows([[_plain(v) for v in row] for row in rows])
         print(buffer.getvalue(), end="")
         return
-    table = Table(title=title)
+    table = Table(title=Text(title) if title else None)
     for column in columns:
-        table.add_column(column)
+        table.add_column(Text(str(column)))
     for row in rows:
-        table.add_row(*("" if v is None else _cell(v) for v in row))
+        table.add_row(*(Text("" if v is None else _cell(v)) for v in row))
     console.print(table)
 
 

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.common import DbOption, FormatOption, console, database, parse_format, say
+from harness.cli.common import DbOption, FormatOption, command_group, console, database, parse_format, say
 from harness.cli.output import render
 
-runs_app = typer.Typer(help="Stored runs.", no_args_is_help=True)
-cache_app = typer.Typer(help="The response cache: stored answers reused by later runs.", no_args_is_help=True)
+runs_app = command_group("Stored runs.")
+cache_app = command_group("The response cache: stored answers reused by later runs.")
 
 
 def sql_cmd(
@@ -35,10 +35,10 @@ def runs_list(fmt: FormatOption = "table", db: DbOption = None) -> None:
 
     Example: harness runs list
     """
-    from harness.store.queries import list_runs
+    from harness.run.resume import runs_overview
 
     output = parse_format(fmt)
-    columns, rows = list_runs(database(db))
+    columns, rows = runs_overview(database(db))
     render(columns, rows, output, console)
 
 

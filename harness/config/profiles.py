@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.config.features import Capability
+from harness.config.names import check_name
 from harness.config.openness import Openness
 from harness.config.paths import providers_dir
 from harness.config.plugins import BUILTIN_KINDS, settings_model
@@ -208,7 +209,7 @@ def available_profiles() -> list[str]:
 
 def load_profile(name: str) -> Profile:
     """Read and validate `providers/<name>.toml`; every problem is one HarnessError line."""
-    path = providers_dir() / f"{name}.toml"
+    path = providers_dir() / f"{check_name('provider', name)}.toml"
     if not path.is_file():
         known = ", ".join(available_profiles()) or "none"
         raise HarnessError(f"unknown provider '{name}': no {path}; known: {known}")

