@@ -311,7 +311,12 @@ def test_the_matrix_is_broad() -> None:
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input(world: World, name: str) -> None:
-    make_args, pattern = CASES[name]
+    check_case(world, *CASES[name])
+
+
+def check_case(world: World, make_args: Args, pattern: str) -> None:
+    """Exit 2, one error line matching `pattern`, no secret echoed, and the database untouched
+    (frozen), or sound, or never half-made."""
     args = make_args(world)
     db = world.db if world.db is not None else world.runs / "harness.duckdb"
     result = run_harness(*args, env=world.env, timeout=300, **world.popen)

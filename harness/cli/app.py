@@ -70,7 +70,13 @@ def main() -> None:
             raise
         say(f"error: {exc}", stderr=True)
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:  # Ctrl-C before or after a run's own handling (inside, it names the run)
+        say("error: interrupted", stderr=True)
+        sys.exit(130)
     except Exception as exc:  # a bug or an unexpected library error: still one line, unless --debug
+        if type(exc).__name__ == "Abort":  # click's wrapping of a Ctrl-C
+            say("error: interrupted", stderr=True)
+            sys.exit(130)
         usage = _usage_line(exc)
         if usage is not None:
             if usage[0]:

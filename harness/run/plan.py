@@ -58,7 +58,9 @@ def plan_run(options: EvalOptions, store: Store, main: bool = True) -> RunPlan:
         if offer is None:
             raise HarnessError(f"no interrupted, failed or crashed run of '{profile.name}' on '{suite.suite}' "
                                "with stored generations to resume; run without --resume")
-        plan.target = resume.load_target(store, offer["run_id"], {})
+        target = resume.load_target(store, offer["run_id"], {})
+        # The run goes on with the profile it stored (overrides included), not the file as it is now.
+        return RunPlan(target.profile, target.profile.content_hash(), target.suite, target.limit, target)
     else:
         plan.offer = offer
     return plan

@@ -193,10 +193,19 @@ def run_eval(options: EvalOptions, progress: Progress | None = None,
         if plan.offer is not None and notify is not None:
             notify(resume.offer_line(plan.offer))
     _, loaded = load_tasks(plan.suite.task_names, options.include_path)
+    import harness.run.lm_adapter  # noqa: F401  (lm-eval's model layer takes seconds: before the run row)
+
     provider = create_provider(plan.profile)
+    run_id: str | None = None
     try:
         run_id = ranks.broadcast(_open_run(store, plan, provider) if ranks.is_main else None)
         return _execute(store, ranks, plan, options, provider, run_id, loaded, progress)
+    except KeyboardInterrupt as exc:  # after the row exists, before _execute took charge of it
+        if run_id is None or not ranks.is_main:
+            raise
+        finish_run(store, run_id, "interrupted", "interrupted by the user", 0.0, tally([]))
+        raise RunInterrupted(f"run {run_id} interrupted before it generated anything; "
+                             f"finish it with `harness eval --resume {run_id}`") from exc
     finally:
         close_provider(provider)
 

@@ -34,8 +34,6 @@ def run_query(db: Path, query: str) -> Table:
             cursor = con.execute(query)
         except duckdb.Error as exc:
             raise HarnessError(f"SQL error: {' '.join(str(exc).split())}") from exc
-        if cursor.description is None:  # e.g. `set ...` or a comment only: nothing to show
-            raise HarnessError("the SQL statement returned no result set; harness sql shows query results")
         return fetch_table(cursor)
 
 
