@@ -43,6 +43,8 @@ class Comparison:
     needed_features: list[str] = field(default_factory=list)
     baseline_provider: str = ""
     candidate_provider: str = ""
+    # Per side ("baseline", "candidate"): "request" or "batch" (see latency_notes).
+    latency_basis: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str | None:
@@ -87,13 +89,14 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
         run_ids = sorted({r["baseline_run"] for r in task_rows} | {r["candidate_run"] for r in task_rows})
         gaps = features.capability_gaps(con, sides[0], sides[1], run_ids)
         needed = features.needed_features(con, run_ids)
+        basis = {side: _latency_basis(con, [r[f"{side}_run"] for r in task_rows]) for side in ("baseline", "candidate")}
     if options.holm:
         task_rows = [r for r in rows if r["task"] != "OVERALL"]
         adjusted = stats.holm([r["p_value"] for r in task_rows])
         for row in rows:
             row["p_holm"] = adjusted[task_rows.index(row)] if row in task_rows else None
     comparison = Comparison(options.baseline, options.candidate, options.suite, options.margin, rows,
-                            [m.line() for m in mismatches], gaps, needed, *sides)
+                            [m.line() for m in mismatches], gaps, needed, *sides, latency_basis=basis)
     by_task: dict[str, list[str]] = {}
     for m in mismatches:
         by_task.setdefault(m.task, []).append(m.kind)
@@ -118,6 +121,21 @@ def refuse_errored_sides(con: duckdb.DuckDBPyConnection, baseline: str, candidat
             f"the {side}'s run {run_id} has {n_errors} errored generations ({percent(rate)}, over "
             f"--max-error-rate {percent(max_error_rate)}): errors are not answers; resume it with "
             f"`harness eval --resume {run_id}` once the provider answers")
+
+
+def _latency_basis(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> str:
+    """'batch' if any of a side's runs came from a local batch engine, else 'request'."""
+    found = con.execute("select bool_or(latency_basis = 'batch') from runs where run_id in (select unnest(?))",
+                        [run_ids]).fetchone()
+    return "batch" if found and found[0] else "request"
+
+
+def latency_notes(comparison: Comparison) -> list[str]:
+    """One line per side whose latencies are not request latencies, for every output that shows them."""
+    names = {"baseline": comparison.baseline_provider, "candidate": comparison.candidate_provider}
+    return [f"{names[side]}: latency is each sample's time inside a local batch (throughput-bound), not the "
+            "latency of a request; measure a server for that" for side in ("baseline", "candidate")
+            if comparison.latency_basis.get(side) == "batch"]
 
 
 def _migration_rows(con: duckdb.DuckDBPyConnection, options: CompareOptions) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ import duckdb
 
 from harness import __version__
 from harness.analysis import stats
-from harness.analysis.compare import CompareOptions, Comparison, compare, paired_scores
+from harness.analysis.compare import CompareOptions, Comparison, compare, latency_notes, paired_scores
 from harness.analysis.features import feature_status, needed_features
 from harness.analysis.risk import RISK_PARTS, RiskWeights, parts_from
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
@@ -48,6 +48,7 @@ class CandidateReport:
     retained_ci: tuple[float, float] | None
     risk: dict[str, Any]
     examples: list[dict[str, Any]]
+    latency_notes: list[str] = field(default_factory=list)
 
     @property
     def overall(self) -> dict[str, Any]:
@@ -125,7 +126,7 @@ def _candidate(con: duckdb.DuckDBPyConnection, comparison: Comparison, incumbent
         name=comparison.candidate_provider, comparison=comparison, retained_ci=stats.stratified_retained(strata),
         risk={"score": score, "parts": {p: getattr(parts, p) for p in RISK_PARTS}, "weights": weights,
               "detail": parts.detail},
-        examples=examples[: options.examples * 2],
+        examples=examples[: options.examples * 2], latency_notes=latency_notes(comparison),
     )
 
 

@@ -72,7 +72,8 @@ class GenResult:
     finish_reason: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
-    latency_ms: float | None = None
+    latency_ms: float | None = None  # the answer's own time: the HTTP exchange, or its time in a batch
+    queue_ms: float | None = None  # time it waited before that (a concurrency slot, a batch slot)
     error: str | None = None
     fingerprint: str | None = None
     model_reported: str | None = None

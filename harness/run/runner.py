@@ -109,7 +109,8 @@ class _Recorder:
             "run_id": self.run_id, "task": task, "doc_id": doc_id, "request_key": result.key,
             "prompt": request.as_text(), "response": result.text, "finish_reason": result.finish_reason,
             "input_tokens": result.input_tokens, "output_tokens": result.output_tokens,
-            "latency_ms": result.latency_ms, "error": result.error, "fingerprint": result.fingerprint,
+            "latency_ms": result.latency_ms, "queue_ms": result.queue_ms, "error": result.error,
+            "fingerprint": result.fingerprint,
             "model_reported": result.model_reported, "retries": result.retries,
             "cached": result.reused == "cache",
         })
@@ -133,7 +134,7 @@ def _run_row(run_id: str, profile: Profile, digest: str, suite: Suite, provider:
         transformers_version=versions["transformers"], torch_version=versions["torch"],
         python_version=versions["python"] or "", git_sha=provenance.git_sha(),
         provenance=json.dumps({"versions": versions, "provider": details, "revision": provider.info.revision}),
-        pid=os.getpid(), host=resume.this_host(),
+        pid=os.getpid(), host=resume.this_host(), latency_basis=details.get("latency_basis", "request"),
     )
 
 

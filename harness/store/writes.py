@@ -56,6 +56,7 @@ class RunRow:
     provenance: str
     pid: int | None = None  # the process working on the run: a 'running' row without it is a crash
     host: str | None = None
+    latency_basis: str = "request"  # or "batch": a local batch engine's per-sample time
 
 
 def insert_run(con: duckdb.DuckDBPyConnection, row: RunRow) -> None:
@@ -91,7 +92,7 @@ def finish_run(store: Store, run_id: str, status: str, error: str | None, wall_s
 
 GENERATION_COLUMNS = (
     "run_id", "task", "doc_id", "request_key", "prompt", "response", "finish_reason", "input_tokens",
-    "output_tokens", "latency_ms", "error", "fingerprint", "model_reported", "retries", "cached",
+    "output_tokens", "latency_ms", "queue_ms", "error", "fingerprint", "model_reported", "retries", "cached",
 )
 
 

@@ -43,12 +43,14 @@ PREFILL_TOKENS = 2048
 
 @dataclass
 class Done:
-    """A finished job: generated ids (EOS excluded), why it ended, and its wall time in ms."""
+    """A finished job: generated ids (EOS excluded), why it ended, its time in the batch (admitted to
+    finished) and how long it waited for a slot before that, in ms."""
 
     job: Job
     tokens: list[int]
     finish: str  # "eos", "stop" or "length"
     latency_ms: float
+    queue_ms: float = 0.0
 
 
 def supports(model: Any) -> bool:
@@ -69,6 +71,7 @@ class RowwiseDecoder:
         self.head = OutputHead(model.get_output_embeddings())
         self.prefixes: SharedPrefixes | None = None
         self._prefix_rows: dict[tuple[int, ...], Row] = {}
+        self._submitted = time.perf_counter()  # when the current run's jobs were handed over
         install(model)
 
     @torch.inference_mode()
@@ -76,6 +79,7 @@ class RowwiseDecoder:
         """Decode every job; the longest generations start first so that the batch drains evenly. Free
         slots are refilled when a quarter of them are free (or none is busy), so that prefills pack."""
         self.prefixes = SharedPrefixes(jobs) if self.mode == "batched" else None
+        self._submitted = time.perf_counter()
         queue = sorted(jobs, key=lambda j: (-j.max_tokens, -len(j.ids)))
         queue.reverse()  # pop() from the end
         active: list[Row] = []
@@ -183,7 +187,9 @@ class RowwiseDecoder:
                     reason = "length"
             if reason:
                 latency = (time.perf_counter() - row.started) * 1000
-                finished.append(Done(job=row.job, tokens=row.tokens, finish=reason, latency_ms=latency))
+                queued = (row.started - self._submitted) * 1000
+                finished.append(Done(job=row.job, tokens=row.tokens, finish=reason, latency_ms=latency,
+                                     queue_ms=queued))
                 row.keys = row.values = []  # free the buffers now, not when the batch ends
         return finished
 

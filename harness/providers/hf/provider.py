@@ -71,6 +71,8 @@ class HFProvider:
                 "chat_template_hash": sha256_hex(template, 16) if template else None,
                 "torch_threads": torch.get_num_threads(),
                 "decoding": "generate" if self.decoder is None else f"rowwise-{self.decoder.mode}",
+                # An offline batch engine: a sample's time is shared with its batch, not a request's latency.
+                "latency_basis": "batch",
             },
         )
 
@@ -95,7 +97,8 @@ class HFProvider:
                         seed=req.seed, tag=req) for req, ids in encoded]
             for done in self.decoder.run(jobs):
                 ended = done.finish == "eos"
-                yield self._result(done.job.tag, len(done.job.ids), done.tokens, ended, done.latency_ms)
+                yield self._result(done.job.tag, len(done.job.ids), done.tokens, ended, done.latency_ms,
+                                   done.queue_ms)
             return
 
         def settings(item: tuple[GenRequest, list[int]]) -> tuple:
@@ -104,13 +107,14 @@ class HFProvider:
 
         # Same decoding settings share a batch; within a group, longest prompts first.
         encoded.sort(key=lambda item: (settings(item), -len(item[1])))
+        submitted = time.perf_counter()
         for _, group in groupby(encoded, key=settings):
             items = list(group)
             for start in range(0, len(items), self.batch_size):
-                yield from self._generate_batch(items[start : start + self.batch_size])
+                yield from self._generate_batch(items[start : start + self.batch_size], submitted)
 
     def _result(self, req: GenRequest, n_input: int, generated: list[int], ended: bool,
-                latency_ms: float) -> GenResult:
+                latency_ms: float, queue_ms: float) -> GenResult:
         text = str(self.tokenizer.decode(generated, skip_special_tokens=True))
         text, stopped = cut_at_stop(text, req.stop)
         return GenResult(
@@ -120,10 +124,11 @@ class HFProvider:
             input_tokens=n_input,
             output_tokens=len(generated) + (1 if ended else 0),
             latency_ms=latency_ms,
+            queue_ms=queue_ms,
         )
 
     @torch.inference_mode()
-    def _generate_batch(self, batch: list[tuple[GenRequest, list[int]]]) -> Iterator[GenResult]:
+    def _generate_batch(self, batch: list[tuple[GenRequest, list[int]]], submitted: float) -> Iterator[GenResult]:
         first = batch[0][0]
         encoding = self.tokenizer.pad({"input_ids": [ids for _, ids in batch]}, return_tensors="pt")
         padded = {k: v.to(self.model.device) for k, v in encoding.items()}
@@ -143,7 +148,8 @@ class HFProvider:
             row = row[: req.max_tokens]
             ended = next((i for i, tok in enumerate(row) if tok in self.eos_ids), None)
             generated = row if ended is None else row[:ended]
-            yield self._result(req, len(ids), generated, ended is not None, latency_ms)
+            yield self._result(req, len(ids), generated, ended is not None, latency_ms,
+                               (started - submitted) * 1000)
 
 
 def _rowwise_decoder(model: Any, tokenizer: Any, batch_size: int, eos_ids: set[int], exact: bool) -> Any:

@@ -182,16 +182,20 @@ class OpenAIProvider:
         key, started, attempt = request.key(), time.monotonic(), 0
         estimate = len(request.as_text()) // 4 + request.max_tokens if limiter.tokens else 0
         while True:
+            waiting = time.perf_counter()
             await limiter.acquire(estimate)
             sent = time.perf_counter()
             try:
                 # Only the HTTP exchange holds a concurrency slot (not backoff sleeps, not parsing),
-                # and the next request goes out before this answer is parsed.
+                # and the next request goes out before this answer is parsed. Latency is that exchange;
+                # the wait for the rate limiter and a slot is recorded apart, as queueing.
                 async with gate:
+                    sent = time.perf_counter()
                     raw = await self._send(client, request)
                 latency_ms = (time.perf_counter() - sent) * 1000
                 await asyncio.sleep(0)
                 result = self._parse(request, json.loads(raw), latency_ms, attempt)
+                result.queue_ms = (sent - waiting) * 1000
                 self._unreachable_streak = 0
                 return result
             except _Retryable as exc:

@@ -19,6 +19,7 @@ from harness.store.migrations import (
     m0004_response_cache,
     m0005_capabilities_risk,
     m0006_errors_do_not_vote,
+    m0007_queue_time,
 )
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -30,6 +31,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0004_response_cache", m0004_response_cache.apply),
     ("0005_capabilities_risk", m0005_capabilities_risk.apply),
     ("0006_errors_do_not_vote", m0006_errors_do_not_vote.apply),
+    ("0007_queue_time", m0007_queue_time.apply),
 ]
 
 
