@@ -41,7 +41,11 @@ def test_eval_then_sql(isolated_runs: Path) -> None:
     listed = run_harness("runs", "list", "--format", "json")
     run_id = json.loads(listed.stdout)[0]["run_id"]
     shown = run_harness("runs", "show", run_id, "--format", "json")
-    assert shown.returncode == 0 and run_id in shown.stdout
+    assert shown.returncode == 0
+    document = json.loads(shown.stdout)  # one JSON document, not two back to back
+    assert document["run"]["run_id"] == run_id and len(document["scores"]) == 3
+    as_csv = run_harness("runs", "show", run_id, "--format", "csv").stdout.splitlines()
+    assert as_csv[0].startswith("run_id,task,metric") and len(as_csv) == 4
     # Read-only: the SQL command cannot change the store.
     dropped = run_harness("sql", "drop table samples")
     assert dropped.returncode == 2

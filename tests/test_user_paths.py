@@ -4,6 +4,7 @@ reported for a run that generated nothing. Driven through the CLI against real p
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -107,3 +108,14 @@ def test_a_cached_run_reports_no_generation_speed(isolated_runs: Path) -> None:
     cached = run_harness("eval", "-p", "fake", "-t", "smoke_choice")
     assert cached.returncode == 0 and "0 provider calls" in cached.stdout
     assert "tokens/s" not in cached.stdout
+
+
+def test_runs_agreement_shows_shares(isolated_runs: Path) -> None:
+    for _ in range(2):
+        assert run_harness("eval", "-p", "fake", "-t", "smoke_choice", "--no-cache").returncode == 0
+    first, second = (r[0] for r in query(isolated_runs / "harness.duckdb", "select run_id from runs order by all"))
+    table = run_harness("runs", "agreement", first, second)
+    assert table.returncode == 0 and "100.0% (24/24)" in table.stdout
+    rows = json.loads(run_harness("runs", "agreement", first, second, "-f", "json").stdout)
+    assert rows == [{"task": "smoke_choice", "n": 24, "same_response": 24, "same_filtered": 24, "same_score": 24,
+                     "same_response_share": 1.0, "same_filtered_share": 1.0, "same_score_share": 1.0}]

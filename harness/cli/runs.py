@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -52,9 +53,16 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="A run id from `harness
     from harness.store.queries import show_run
 
     output = parse_format(fmt)
-    run, scores = show_run(database(db), run_id)
+    run, (columns, rows) = show_run(database(db), run_id)
+    if output == "json":  # one document: the run and its scores
+        print(json.dumps({"run": run, "scores": [dict(zip(columns, r, strict=True)) for r in rows]},
+                         indent=2, ensure_ascii=False, default=str))
+        return
+    if output == "csv":  # one table: the scores, each with its run id
+        render(["run_id", *columns], [(run_id, *r) for r in rows], output, console)
+        return
     render(list(run), [tuple(run.values())], output, console)
-    render(scores[0], scores[1], output, console)
+    render(columns, rows, output, console)
 
 
 @runs_app.command("agreement")
@@ -69,8 +77,19 @@ def runs_agreement(run_a: Annotated[str, typer.Argument(help="First run id.")],
 
     output = parse_format(fmt)
     rows = record_agreement(database(db), run_a, run_b)
-    columns = ["task", "n", "same_response", "same_filtered", "same_score"]
-    render(columns, [tuple(r[c] for c in columns) for r in rows], output, console)
+    kinds = ("same_response", "same_filtered", "same_score")
+    for row in rows:
+        row.update({f"{k}_share": row[k] / row["n"] if row["n"] else None for k in kinds})
+    if output != "table":  # shares and the counts behind them
+        columns = ["task", "n", *kinds, *(f"{k}_share" for k in kinds)]
+        render(columns, [tuple(r[c] for c in columns) for r in rows], output, console)
+        return
+    shown = [(r["task"], r["n"], *(_share(r[k], r["n"]) for k in kinds)) for r in rows]
+    render(["task", "n", "same response", "same filtered answer", "same score"], shown, output, console)
+
+
+def _share(count: int, n: int) -> str:
+    return f"{count / n:.1%} ({count}/{n})" if n else "—"
 
 
 @cache_app.command("clear")
