@@ -119,3 +119,19 @@ def test_runs_agreement_shows_shares(isolated_runs: Path) -> None:
     rows = json.loads(run_harness("runs", "agreement", first, second, "-f", "json").stdout)
     assert rows == [{"task": "smoke_choice", "n": 24, "same_response": 24, "same_filtered": 24, "same_score": 24,
                      "same_response_share": 1.0, "same_filtered_share": 1.0, "same_score_share": 1.0}]
+
+
+def test_builtin_task_names_are_indexed_once_and_never_trusted_to_pass(session_cache: Path) -> None:
+    """An unknown name is refused from a kept index of lm-eval's built-ins (indexing them is the slow
+    part); the index can only speed a refusal: a name it lists still has to load."""
+    first = run_harness("eval", "-p", "fake", "-t", "no_such_task")
+    assert first.returncode == 2 and "unknown task 'no_such_task'" in one_error_line(first)
+    (index,) = (session_cache / "lm-eval-tasks").glob("*.json")
+    names = set(json.loads(index.read_text()))
+    assert {"gsm8k", "hellaswag", "mmlu"} <= names and "smoke_choice" not in names
+    index.write_text(json.dumps(sorted(names | {"no_such_task"})))  # a stale or tampered index
+    try:
+        again = run_harness("eval", "-p", "fake", "-t", "no_such_task")
+        assert again.returncode == 2 and "unknown task 'no_such_task'" in one_error_line(again)
+    finally:
+        index.write_text(json.dumps(sorted(names)))

@@ -43,6 +43,12 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Verbose logs and 
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("TQDM_DISABLE", "1")
+        # The hub client logs each retry of an unreachable host; the command's own error says it once.
+        # (Its loggers take their level from these variables when they are first configured.)
+        os.environ.setdefault("HF_HUB_VERBOSITY", "error")
+        os.environ.setdefault("DATASETS_VERBOSITY", "error")
+        for noisy in ("huggingface_hub", "datasets", "fsspec", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
 def _usage_line(exc: Exception) -> tuple[str, int] | None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
-from harness.config.paths import tasks_dir
+from harness.config.paths import cache_dir, tasks_dir
+from harness.digest import sha256_hex
 from harness.errors import HarnessError
 
 
@@ -23,12 +27,49 @@ def task_manager(include_paths: list[Path], with_builtins: bool) -> Any:
     return TaskManager(include_path=[str(p) for p in include_paths], include_defaults=with_builtins)
 
 
+def _builtin_index_file() -> Path:
+    import lm_eval
+    from lm_eval import tasks
+
+    folder = Path(tasks.__file__).parent
+    key = sha256_hex(f"{getattr(lm_eval, '__version__', '')}:{folder}:{folder.stat().st_mtime_ns}", 16)
+    return cache_dir() / "lm-eval-tasks" / f"{key}.json"
+
+
+def builtin_task_names() -> set[str] | None:
+    """lm-eval's built-in task, group and tag names as last indexed by this lm-eval install, or None
+    (indexing them takes ~16 s here; a name outside them is then refused at once)."""
+    try:
+        return set(json.loads(_builtin_index_file().read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _remember_builtins(manager: Any) -> None:
+    """Keep the names of an index that includes the built-ins (ours are re-read on every run)."""
+    ours = set(task_manager([tasks_dir()], with_builtins=False).all_tasks)
+    names = sorted(set(manager.all_tasks) - ours)
+    path = _builtin_index_file()
+    with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_suffix(f".{os.getpid()}.tmp")
+        staged.write_text(json.dumps(names))
+        staged.replace(path)
+
+
 def load_tasks(names: list[str], include_path: Path | None = None) -> tuple[Any, dict[str, Any]]:
-    """Return (task manager, lm-eval's loaded task dict); unknown or broken tasks raise one line."""
+    """Return (task manager, lm-eval's loaded task dict); unknown or broken tasks raise one line.
+    Our folders are read first; lm-eval's built-ins are indexed only for a name ours lack."""
     paths = [tasks_dir()] + ([include_path] if include_path else [])
     manager = task_manager(paths, with_builtins=False)
-    if any(name not in manager.all_tasks for name in names):
+    missing = [name for name in names if name not in manager.all_tasks]
+    if missing:
+        known = builtin_task_names()
+        if known is not None and missing[0] not in known:
+            raise HarnessError(f"unknown task '{missing[0]}': not in {tasks_dir()} nor lm-eval's built-in tasks")
         manager = task_manager(paths, with_builtins=True)
+        if known is None:
+            _remember_builtins(manager)
     unknown = [name for name in names if name not in manager.all_tasks]
     if unknown:
         raise HarnessError(f"unknown task '{unknown[0]}': not in {tasks_dir()} nor lm-eval's built-in tasks")
