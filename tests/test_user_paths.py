@@ -135,3 +135,10 @@ def test_builtin_task_names_are_indexed_once_and_never_trusted_to_pass(session_c
         assert again.returncode == 2 and "unknown task 'no_such_task'" in one_error_line(again)
     finally:
         index.write_text(json.dumps(sorted(names)))
+
+
+def test_debug_shows_the_traceback(isolated_runs: Path) -> None:
+    plain = run_harness("eval", "-p", "../evil")
+    assert plain.returncode == 2 and "Traceback" not in plain.stderr
+    debug = run_harness("--debug", "eval", "-p", "../evil")
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "HarnessError" in debug.stderr
