@@ -41,6 +41,7 @@ class ScriptedServer:
         self.org_project: set[tuple[str | None, str | None]] = set()
         self.in_flight = 0
         self.peak = 0
+        self.bodies: list[dict[str, Any]] = []  # every request body, as received
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
@@ -95,6 +96,7 @@ class ScriptedServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 request = json.loads(self.rfile.read(length))
+                server.bodies.append(request)
                 server.auth_headers.add(self.headers.get("Authorization", ""))
                 server.org_project.add((self.headers.get("OpenAI-Organization"), self.headers.get("OpenAI-Project")))
                 messages = request.get("messages") or [{"content": request.get("prompt", "")}]
@@ -140,6 +142,12 @@ class ScriptedServer:
                 choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
                 if "prompt" in request:  # legacy completions
                     choice["text"] = answer
+                elif request.get("tools"):  # call the first tool with the prompt's tail, as a model would
+                    name = request["tools"][0]["function"]["name"]
+                    arguments = json.dumps({"text": content[-12:]})
+                    choice.update(finish_reason="tool_calls", message={"role": "assistant", "content": None,
+                                  "tool_calls": [{"id": "call_1", "type": "function",
+                                                  "function": {"name": name, "arguments": arguments}}]})
                 else:
                     choice["message"] = {"role": "assistant", "content": answer}
                 choices = [] if fault == "empty" else [choice]

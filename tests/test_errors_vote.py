@@ -154,3 +154,26 @@ def test_the_report_shows_errors_beside_the_verdict(fake_runs: dict[str, Path], 
     assert verdict is not None, dom[:3000]
     assert verdict.group(1) == "2 errored on the candidate, 0 on the incumbent: 2 pairs left out"
     assert "(2 errored on the candidate, 0 on the incumbent: 2 pairs left out)" in out.with_suffix(".md").read_text()
+
+
+def test_unsupported_features_score_zero_and_are_counted_not_excluded(fake_runs: dict[str, Path],
+                                                                      tmp_path: Path) -> None:
+    """'unsupported: <feature>' is lock-in, not an outage: the pair stays in, scored as given, counted."""
+    db = tmp_path / "runs.duckdb"
+    shutil.copy(fake_runs["db"], db)
+    candidate = query(db, "select run_id from runs where provider = 'fake2'")[0][0]
+    execute(db, "update samples set error = 'unsupported: tools', score = 0 where run_id = ? and doc_id < 3",
+            params=[candidate])
+    rows = query(db, "select task, n, candidate_unsupported, errored_pairs from quality_gap('fake', 'fake2')"
+                     " order by task")
+    docs = dict(query(db, "select task, count(distinct doc_id) from samples where run_id = ? group by task",
+                      [candidate]))
+    assert rows and all(n == docs[task] and unsupported == 3 and errored == 0 for task, n, unsupported, errored in rows)
+    execute(db, "update generations set error = 'unsupported: tools' where run_id = ? and doc_id < 3",
+            params=[candidate])
+    shown = run_harness("compare", "-b", "fake", "-c", "fake2", "--db", str(db))
+    assert shown.returncode == 0, shown.stderr
+    total = 3 * len(rows)
+    assert f"note: fake2 could not serve {total} requests (scored 0): unsupported: tools ({total})" in shown.stdout
+    as_json = json.loads(run_harness("compare", "-b", "fake", "-c", "fake2", "--db", str(db), "-f", "json").stdout)
+    assert as_json["unsupported"] == {"baseline": {}, "candidate": {"tools": total}}

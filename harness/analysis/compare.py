@@ -22,7 +22,8 @@ from harness.store.reads import fetch_dicts
 _PAIRED_SCORES = """
     select b.score, c.score from samples b join samples c using (task, doc_id, metric, filter)
     where b.run_id = ? and c.run_id = ? and b.task = ? and b.metric = ? and b.filter = ?
-      and b.score is not null and c.score is not null and b.error is null and c.error is null
+      and b.score is not null and c.score is not null and lh_failure(b.error) is null
+      and lh_failure(c.error) is null
     order by doc_id
 """
 
@@ -45,6 +46,8 @@ class Comparison:
     candidate_provider: str = ""
     # Per side ("baseline", "candidate"): "request" or "batch" (see latency_notes).
     latency_basis: dict[str, str] = field(default_factory=dict)
+    # Per side: requests answered 'unsupported: <feature>', counted by feature (lock-in, scored 0).
+    unsupported: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def label(self) -> str | None:
@@ -90,13 +93,15 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
         gaps = features.capability_gaps(con, sides[0], sides[1], run_ids)
         needed = features.needed_features(con, run_ids)
         basis = {side: _latency_basis(con, [r[f"{side}_run"] for r in task_rows]) for side in ("baseline", "candidate")}
+        unsupported = {side: _unsupported(con, task_rows, side) for side in ("baseline", "candidate")}
     if options.holm:
         task_rows = [r for r in rows if r["task"] != "OVERALL"]
         adjusted = stats.holm([r["p_value"] for r in task_rows])
         for row in rows:
             row["p_holm"] = adjusted[task_rows.index(row)] if row in task_rows else None
     comparison = Comparison(options.baseline, options.candidate, options.suite, options.margin, rows,
-                            [m.line() for m in mismatches], gaps, needed, *sides, latency_basis=basis)
+                            [m.line() for m in mismatches], gaps, needed, *sides, latency_basis=basis,
+                            unsupported=unsupported)
     by_task: dict[str, list[str]] = {}
     for m in mismatches:
         by_task.setdefault(m.task, []).append(m.kind)
@@ -128,6 +133,23 @@ def _latency_basis(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> str:
     found = con.execute("select bool_or(latency_basis = 'batch') from runs where run_id in (select unnest(?))",
                         [run_ids]).fetchone()
     return "batch" if found and found[0] else "request"
+
+
+def _unsupported(con: duckdb.DuckDBPyConnection, task_rows: list[dict[str, Any]], side: str) -> dict[str, int]:
+    found = con.execute(
+        "select substr(error, length('unsupported: ') + 1) as feature, count(*) from generations"
+        " join (select unnest(?) as run_id, unnest(?) as task) w using (run_id, task)"
+        " where lh_unsupported(error) group by all order by all",
+        [[r[f"{side}_run"] for r in task_rows], [r["task"] for r in task_rows]]).fetchall()
+    return {str(feature): int(count) for feature, count in found}
+
+
+def unsupported_notes(comparison: Comparison) -> list[str]:
+    """One line per side that could not serve some requests, by feature."""
+    names = {"baseline": comparison.baseline_provider, "candidate": comparison.candidate_provider}
+    return [f"{names[side]} could not serve {sum(counts.values())} requests (scored 0): "
+            + ", ".join(f"unsupported: {feature} ({n})" for feature, n in counts.items())
+            for side, counts in comparison.unsupported.items() if counts]
 
 
 def latency_notes(comparison: Comparison) -> list[str]:

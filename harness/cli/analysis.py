@@ -47,7 +47,7 @@ def compare_cmd(
 
     Example: harness compare --baseline gpt-4o --candidate smollm2 --suite core --margin 0.05
     """
-    from harness.analysis.compare import CompareOptions, compare, latency_notes
+    from harness.analysis.compare import CompareOptions, compare, latency_notes, unsupported_notes
 
     output = parse_format(fmt)
     result = compare(database(db), CompareOptions(
@@ -59,6 +59,7 @@ def compare_cmd(
             "baseline": result.baseline, "candidate": result.candidate, "suite": result.suite,
             "margin": result.margin, "label": result.label, "mismatches": result.mismatches,
             "capability_gaps": result.capability_gaps, "latency_basis": result.latency_basis,
+            "unsupported": result.unsupported,
             "rows": result.rows,
         }, indent=2, default=str))
         return
@@ -71,7 +72,7 @@ def compare_cmd(
     title = f"{candidate} vs {baseline} (margin {margin:g})" + (" — MISMATCHED" if result.label else "")
     render([name for name, _ in _TABLE], [[_cell(r, key) for _, key in _TABLE] for r in result.rows], "table",
            console, title=title)
-    for note in latency_notes(result):
+    for note in [*unsupported_notes(result), *latency_notes(result)]:
         say(f"note: {note}")
     for gap in result.capability_gaps:
         say(f"capability gap: the suite needs {gap['feature']}; {result.candidate_provider} "

@@ -15,7 +15,8 @@ class FakeProvider:
     def __init__(self, name: str, settings: FakeSettings, model: str = "fake") -> None:
         self.settings = settings
         self.calls = 0
-        self.info = ProviderInfo(name=name, kind="fake", model=model, revision="1", details={"batch_size": 1})
+        self.info = ProviderInfo(name=name, kind="fake", model=model, revision="1", details={"batch_size": 1},
+                                 lacks=frozenset({"tools", "json_mode", "json_schema"}))
 
     def generate(self, requests: Sequence[GenRequest]) -> Iterator[GenResult]:
         for req in requests:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from harness.config.error_budget import percent
 from harness.providers.base import GenResult
+from harness.run.feature_guard import is_unsupported
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,8 @@ class ErrorTally:
 
 def tally(results: Iterable[GenResult]) -> ErrorTally:
     seen = list(results)
-    errors = Counter(r.error for r in seen if r.error is not None)
+    # An unsupported feature is an answer (scored 0, counted as lock-in), not a failure of the run.
+    errors = Counter(r.error for r in seen if r.error is not None and not is_unsupported(r.error))
     if not errors:
         return ErrorTally(len(seen), 0, None)
     message, count = errors.most_common(1)[0]

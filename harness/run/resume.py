@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from harness.config.profiles import Profile
 from harness.config.suites import Suite, adhoc_suite, load_suite
 from harness.errors import HarnessError, one_line
-from harness.providers.base import GenResult, Provider
+from harness.providers.base import GenResult, Provider, tool_calls_from_json
 from harness.store import Store
 from harness.store.queries import list_runs
 from harness.store.runs import claim_run, get_run, stored_generations, unfinished_runs
@@ -132,7 +132,8 @@ def load_target(store: Store, run_id: str, given: dict[str, Any]) -> ResumeTarge
     for row in stored_generations(store, run_id):
         target.stored_docs.add((row.pop("task"), row.pop("doc_id")))
         key = row.pop("request_key")
-        target.replay[key] = GenResult(key=key, text=row.pop("response"), reused="replay", **row)
+        calls = tool_calls_from_json(row.pop("tool_calls"))
+        target.replay[key] = GenResult(key=key, text=row.pop("response"), reused="replay", tool_calls=calls, **row)
     return target
 
 

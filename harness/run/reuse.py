@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.providers.base import GenRequest, GenResult, Provider
+from harness.providers.base import GenRequest, GenResult, Provider, tool_calls_from_json, tool_calls_json
 from harness.store import Store
 from harness.store import cache as cache_table
 from harness.store.writes import RowSink
@@ -106,6 +106,7 @@ class ReusingProvider:
                 input_tokens=row["input_tokens"], output_tokens=row["output_tokens"],
                 latency_ms=row["latency_ms"], fingerprint=row["fingerprint"],
                 model_reported=row["model_reported"], reused="cache",
+                tool_calls=tool_calls_from_json(row["tool_calls"]),
             )
             for k, row in found.items()
         }
@@ -115,6 +116,6 @@ class ReusingProvider:
         values = (
             self._key(request), ident.provider, ident.profile_hash, ident.revision, request.key(), result.text,
             result.finish_reason, result.input_tokens, result.output_tokens, result.latency_ms,
-            result.fingerprint, result.model_reported, ident.run_id,
+            result.fingerprint, result.model_reported, ident.run_id, tool_calls_json(result.tool_calls),
         )
         return dict(zip(cache_table.CACHE_COLUMNS, values, strict=True))

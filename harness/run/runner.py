@@ -20,10 +20,11 @@ from harness.config.paths import default_db
 from harness.config.profiles import Profile
 from harness.config.suites import Suite
 from harness.errors import HarnessError, RunInterrupted
-from harness.providers.base import GenRequest, GenResult, Provider
+from harness.providers.base import GenRequest, GenResult, Provider, tool_calls_json
 from harness.providers.registry import close_provider, create_provider
 from harness.run import distributed, provenance, resume
 from harness.run.error_tally import tally
+from harness.run.feature_guard import FeatureGuard
 from harness.run.plan import RunPlan, plan_run
 from harness.run.results import collect_samples, collect_task_scores
 from harness.run.reuse import CachePolicy, Identity, ReusingProvider
@@ -112,7 +113,7 @@ class _Recorder:
             "latency_ms": result.latency_ms, "queue_ms": result.queue_ms, "error": result.error,
             "fingerprint": result.fingerprint,
             "model_reported": result.model_reported, "retries": result.retries,
-            "cached": result.reused == "cache",
+            "cached": result.reused == "cache", "tool_calls": tool_calls_json(result.tool_calls),
         })
 
 
@@ -222,7 +223,8 @@ def _execute(store: Store, ranks: distributed.Ranks, plan: RunPlan, options: Eva
     reusing = ReusingProvider(provider, store, sink, identity, CachePolicy(options.cache, options.cache_sampled),
                               plan.target.replay if plan.target else None)
     recorder = _Recorder(run_id, sink, progress, plan.target.stored_docs if plan.target else None)
-    lm = ProviderLM(reusing, recorder, plan.profile.generation.max_tokens, plan.profile.generation.seed, ranks)
+    guarded = FeatureGuard(reusing, {str(name): bool(v) for name, v in plan.profile.capabilities.items()})
+    lm = ProviderLM(guarded, recorder, plan.profile.generation.max_tokens, plan.profile.generation.seed, ranks)
     if progress:
         lm.on_requests = progress.start
     session = _Session(store, writer, run_id, recorder, reusing)

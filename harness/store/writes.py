@@ -93,6 +93,7 @@ def finish_run(store: Store, run_id: str, status: str, error: str | None, wall_s
 GENERATION_COLUMNS = (
     "run_id", "task", "doc_id", "request_key", "prompt", "response", "finish_reason", "input_tokens",
     "output_tokens", "latency_ms", "queue_ms", "error", "fingerprint", "model_reported", "retries", "cached",
+    "tool_calls",
 )
 
 

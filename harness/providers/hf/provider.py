@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
 from itertools import groupby
 from typing import Any
 
@@ -62,6 +61,8 @@ class HFProvider:
             model=profile.model,
             revision=weights.revision,
             capabilities=dict(profile.capabilities),
+            # Not yet: tool calls are not parsed from generated text, and JSON output is not constrained.
+            lacks=frozenset({"tools", "json_mode", "json_schema"}),
             details={
                 "dtype": str(self.model.dtype).removeprefix("torch."),
                 "device": str(self.model.device),
@@ -80,7 +81,7 @@ class HFProvider:
         if request.messages is None:
             ids: list[int] = self.tokenizer(request.prompt or "")["input_ids"]
             return ids
-        messages = [asdict(m) for m in request.messages]
+        messages = request.message_dicts
         prefill = messages[-1]["role"] == "assistant"
         text = self.tokenizer.apply_chat_template(
             messages, tokenize=False, add_generation_prompt=not prefill, continue_final_message=prefill

@@ -5,10 +5,12 @@ GGUF files are dequantised once into a safetensors folder in the cache (~15 s on
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +44,7 @@ def gguf_to_safetensors(gguf: Path) -> Weights:
     """Dequantise a GGUF file into a cached safetensors folder (atomic: a half-written cache is never used)."""
     digest = file_sha256(gguf)
     target = cache_dir() / "models" / f"{gguf.stem}-{digest[:16]}"
-    if not (target / "config.json").is_file():
+    if not _complete(target):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -56,11 +58,29 @@ def gguf_to_safetensors(gguf: Path) -> Weights:
                 del model.config.quantization_config
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
-            if not target.exists():  # another process may have finished first
-                os.replace(tmp, target)
+            # Under accelerate only the main process writes the weights (save_pretrained skips them
+            # elsewhere): publish only a complete folder, and let the others wait for it.
+            if _complete(tmp):
+                if target.exists() and not _complete(target):
+                    shutil.rmtree(target, ignore_errors=True)  # left by an older, interrupted conversion
+                with contextlib.suppress(OSError):  # another process may have published first
+                    os.replace(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+        _wait_until_complete(target)
     return Weights(folder=target, source="gguf", revision=f"gguf-sha256:{digest}")
+
+
+def _complete(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
+
+
+def _wait_until_complete(folder: Path, timeout_s: float = 600.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not _complete(folder):
+        if time.monotonic() > deadline:
+            raise HarnessError(f"the converted weights in {folder} did not appear within {timeout_s:.0f} s")
+        time.sleep(0.5)
 
 
 def _hub_snapshot(profile: Profile, hint: str) -> Weights:

@@ -23,7 +23,7 @@ from openai import AsyncOpenAI
 
 from harness.config.profiles import OpenAISettings, Profile
 from harness.errors import HarnessError, ProviderAuthError
-from harness.providers.base import GenRequest, GenResult, ProviderInfo, cut_at_stop
+from harness.providers.base import GenRequest, GenResult, ProviderInfo, ToolCall, cut_at_stop
 from harness.providers.openai.ratelimit import RateLimiter
 from harness.providers.openai.retry import RetryPolicy, is_retryable_status, retry_after_s
 
@@ -248,6 +248,10 @@ class OpenAIProvider:
             body["messages"] = request.message_dicts if request.messages else [
                 {"role": "user", "content": request.prompt or ""}
             ]
+            for name in ("tools", "tool_choice", "response_format"):  # as the Chat Completions API defines them
+                value = getattr(request, name)
+                if value is not None:
+                    body[name] = json.loads(value)
             path = self._chat_url
         # Pre-serialised body and the raw response: the SDK still owns auth, headers and status errors,
         # but skips deep-copying the body and building a typed object we would only turn back into a dict.
@@ -261,17 +265,20 @@ class OpenAIProvider:
         if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
             raise _Retryable("empty choices")
         choice = choices[0]
+        calls: tuple[ToolCall, ...] = ()
         if self.settings.api == "completions":
             text = choice.get("text") or ""
         else:
-            text = (choice.get("message") or {}).get("content") or ""
+            message = choice.get("message") or {}
+            text = message.get("content") or ""
+            calls = _tool_calls(message.get("tool_calls"))
         text, cut = cut_at_stop(str(text), request.stop)  # stops beyond the API's limit are cut here
         usage = response.get("usage") or {}
         return GenResult(
             key=request.key(), text=text, finish_reason="stop" if cut else choice.get("finish_reason"),
             input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens"),
             latency_ms=latency_ms, fingerprint=response.get("system_fingerprint"),
-            model_reported=response.get("model"), retries=retries,
+            model_reported=response.get("model"), retries=retries, tool_calls=calls,
         )
 
     def _note_unreachable(self, reason: str) -> None:
@@ -312,3 +319,18 @@ def _check_reachable(name: str, base_url: str) -> None:
 def create(profile: Profile) -> OpenAIProvider:
     """Registry factory for kind 'openai'."""
     return OpenAIProvider(profile)
+
+
+def _tool_calls(raw: Any) -> tuple[ToolCall, ...]:
+    """The message's tool calls; arguments stay as the model wrote them (parsed only when scored)."""
+    if not isinstance(raw, list):
+        return ()
+    calls = []
+    for item in raw:
+        function = item.get("function") if isinstance(item, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise _Retryable("malformed tool call")
+        arguments = function.get("arguments")
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+        calls.append(ToolCall(name=function["name"], arguments=text, id=item.get("id")))
+    return tuple(calls)

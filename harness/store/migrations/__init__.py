@@ -20,6 +20,7 @@ from harness.store.migrations import (
     m0005_capabilities_risk,
     m0006_errors_do_not_vote,
     m0007_queue_time,
+    m0008_tool_calls,
 )
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -32,6 +33,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0005_capabilities_risk", m0005_capabilities_risk.apply),
     ("0006_errors_do_not_vote", m0006_errors_do_not_vote.apply),
     ("0007_queue_time", m0007_queue_time.apply),
+    ("0008_tool_calls", m0008_tool_calls.apply),
 ]
 
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import duckdb
 
+# A request that needed a feature the provider lacks is answered 'unsupported: <feature>': not a
+# failure of the run but a measured lock-in, scored 0 like an empty answer.
 _RUN_COUNTS = """
+    create macro lh_unsupported(error) as coalesce(error like 'unsupported: %', false);
+    create macro lh_failure(error) as case when lh_unsupported(error) then null else error end;
     alter table runs add column n_errors integer;
     alter table runs add column error_rate double;
     update runs r set n_errors = g.n_errors, error_rate = g.n_errors / nullif(g.n, 0)
-    from (select run_id, count(*) filter (where error is not null) as n_errors, count(*) as n
+    from (select run_id, count(*) filter (where lh_failure(error) is not null) as n_errors, count(*) as n
           from generations group by run_id) g
     where r.run_id = g.run_id;
 """
@@ -72,14 +76,18 @@ _QUALITY_GAP = """
         with p as (select * from lh_pairs(baseline, candidate, suite_name)
                    where coalesce(baseline_error_rate, 0) <= max_error_rate
                      and coalesce(candidate_error_rate, 0) <= max_error_rate),
-        b as (select s.task, s.doc_id, s.score, s.error from samples s
+        b as (select s.task, s.doc_id, s.score, lh_failure(s.error) as error, lh_unsupported(s.error) as unsupported
+              from samples s
               join p on s.run_id = p.baseline_run and s.task = p.task and s.metric = p.metric and s.filter = p.filter),
-        c as (select s.task, s.doc_id, s.score, s.error from samples s
+        c as (select s.task, s.doc_id, s.score, lh_failure(s.error) as error, lh_unsupported(s.error) as unsupported
+              from samples s
               join p on s.run_id = p.candidate_run and s.task = p.task and s.metric = p.metric and s.filter = p.filter),
         errs as (
             select b.task, count(*) filter (where b.error is not null) as baseline_errors,
                    count(*) filter (where c.error is not null) as candidate_errors,
-                   count(*) filter (where b.error is not null or c.error is not null) as errored_pairs
+                   count(*) filter (where b.error is not null or c.error is not null) as errored_pairs,
+                   count(*) filter (where b.unsupported) as baseline_unsupported,
+                   count(*) filter (where c.unsupported) as candidate_unsupported
             from b join c using (task, doc_id) group by b.task),
         agg as (
             select b.task, count(*) as n, avg(b.score) as baseline_mean, avg(c.score) as candidate_mean,
@@ -107,7 +115,8 @@ _QUALITY_GAP = """
                     when n > 1 then (case when gap = 0 then 1.0 else 0.0 end) end as p_value,
                e.se, e.baseline_only, e.candidate_only,
                case when is_binary then 'agresti-min+mcnemar' else 'paired-t' end as method,
-               p.baseline_run, p.candidate_run, e.baseline_errors, e.candidate_errors, e.errored_pairs
+               p.baseline_run, p.candidate_run, e.baseline_errors, e.candidate_errors, e.errored_pairs,
+               e.baseline_unsupported, e.candidate_unsupported
         from est e join p using (task);
 """
 
@@ -122,7 +131,8 @@ _MIGRATION = """
                    sum(weight * candidate_mean) / sum(weight) as candidate_mean,
                    sum(weight * gap) / sum(weight) as gap, sqrt(sum(weight ^ 2 * se ^ 2)) / sum(weight) as se,
                    sum(baseline_errors) as baseline_errors, sum(candidate_errors) as candidate_errors,
-                   sum(errored_pairs) as errored_pairs
+                   sum(errored_pairs) as errored_pairs, sum(baseline_unsupported) as baseline_unsupported,
+                   sum(candidate_unsupported) as candidate_unsupported
             from g where n > 0 having count(*) > 0),
         overall as (
             select *, gap - 1.959963984540054 * se as ci_low, gap + 1.959963984540054 * se as ci_high,
@@ -133,7 +143,8 @@ _MIGRATION = """
         both_sides as (
             select suite, task, metric, filter, weight / sum(weight) over () as weight, n, baseline_mean,
                    candidate_mean, gap, ci_low, ci_high, retained, p_value, se, method, baseline_run, candidate_run,
-                   baseline_errors, candidate_errors, errored_pairs, 0 as part
+                   baseline_errors, candidate_errors, errored_pairs, baseline_unsupported, candidate_unsupported,
+                   0 as part
             from g
             union all by name select * exclude (weight), 1.0 as weight, 1 as part from overall),
         costs as (
@@ -173,7 +184,8 @@ _MIGRATION = """
                end as samples_needed,
                margin as margin, k.baseline_cost_per_1k, k.candidate_cost_per_1k, k.baseline_p50_ms, k.candidate_p50_ms,
                k.baseline_p95_ms, k.candidate_p95_ms, s.se, s.method, s.baseline_run, s.candidate_run,
-               s.baseline_errors, s.candidate_errors, s.errored_pairs
+               s.baseline_errors, s.candidate_errors, s.errored_pairs, s.baseline_unsupported,
+               s.candidate_unsupported
         from both_sides s left join cost_rows k using (task)
         order by s.part, s.task;
 """
