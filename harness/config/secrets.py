@@ -43,3 +43,27 @@ def refuse_secrets(value: Any, where: str) -> Any:
     if problem:
         raise ValueError(f"{problem}; keys never go in a profile: name the variable in api_key_env")
     return value
+
+
+REMOVED = "[removed: credential]"
+
+
+def scrub_secrets(value: Any) -> tuple[Any, int]:
+    """A copy of `value` without credentials: keys named like one are dropped, and values shaped like
+    one are replaced in place by REMOVED. Returns (copy, how many were removed)."""
+    if isinstance(value, dict):
+        cleaned, count = {}, 0
+        for key, item in value.items():
+            if _SECRET_NAME.search(str(key)):
+                count += 1
+                continue
+            cleaned[key], found = scrub_secrets(item)
+            count += found
+        return cleaned, count
+    if isinstance(value, list | tuple):
+        pairs = [scrub_secrets(item) for item in value]
+        return [item for item, _ in pairs], sum(found for _, found in pairs)
+    if isinstance(value, str):
+        cleaned_text, found = _SECRET_VALUE.subn(REMOVED, value)
+        return cleaned_text, found
+    return value, 0

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.config.paths import tasks_dir
 from harness.errors import HarnessError, one_line
+from harness.textfile import text_lines
 
 Metric = Literal["exact", "contains", "regex", "numeric", "json_valid", "json_schema", "code"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -37,23 +38,6 @@ class CustomTaskSpec(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0)  # code metric, per row
     max_tokens: int = Field(default=256, gt=0)
     stop: list[str] = []
-
-
-def text_lines(path: Path) -> list[str]:
-    """The file's lines as text; a byte that is not UTF-8 is refused with its line and column
-    (a byte offset means nothing to someone holding the file in an editor)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise HarnessError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    lines = []
-    for number, line in enumerate(raw.splitlines(), 1):
-        try:
-            lines.append(line.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise HarnessError(f"{path}: line {number} is not UTF-8 text (byte 0x{line[exc.start]:02x} at column "
-                               f"{exc.start + 1}); save the file as UTF-8") from exc
-    return lines
 
 
 def load_spec(path: Path) -> CustomTaskSpec:

@@ -1,0 +1,122 @@
+"""Read a traffic file in one of the three shapes teams already have, all of it validated before any
+of it is used, credentials removed from every record:
+
+(a) request/response log lines: `{"request": {chat body}, "response": {chat.completion}}`;
+(b) an OpenAI Batch API input file (`{"custom_id", "method", "url", "body"}` lines) with its output
+    file (`{"custom_id", "response": {"status_code", "body"}}` lines), joined on custom_id;
+(c) plain lines: `{"messages", "tools"?, "response_format"?, "reference"?}`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.config.secrets import scrub_secrets
+from harness.errors import HarnessError
+from harness.textfile import text_lines
+from harness.traffic.records import TrafficProblem, TrafficRecord, check_request, check_response
+
+MAX_LINE_BYTES = 4 * 1024 * 1024  # one request with its answer; a larger line is a mistake, not a request
+
+
+@dataclass
+class Traffic:
+    records: list[TrafficRecord]
+    shape: str  # "log", "batch" or "plain"
+    credentials_removed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    lines = text_lines(path, MAX_LINE_BYTES)
+    found = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise HarnessError(f"{path}: line {number} is not JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(value, dict):
+            raise HarnessError(f"{path}: line {number} is not a JSON object")
+        found.append((number, value))
+    if not found:
+        raise HarnessError(f"{path} holds no records")
+    return found
+
+
+def _shape(value: dict[str, Any]) -> str:
+    if "request" in value:
+        return "log"
+    if "custom_id" in value and "body" in value:
+        return "batch"
+    if "messages" in value:
+        return "plain"
+    raise TrafficProblem("is neither a request/response log line, a Batch API input line nor a plain "
+                         "{\"messages\": ...} line")
+
+
+def _record(number: int, value: dict[str, Any], shape: str) -> TrafficRecord:
+    if shape == "log":
+        response = value.get("response")
+        return TrafficRecord(number, check_request(value["request"]),
+                             check_response(response) if response is not None else None)
+    if shape == "batch":
+        if value.get("url") not in (None, "/v1/chat/completions"):
+            raise TrafficProblem(f"is a Batch request for {value.get('url')!r}; only /v1/chat/completions replays")
+        return TrafficRecord(number, check_request(value["body"]), custom_id=str(value["custom_id"]))
+    request = check_request({k: v for k, v in value.items() if k != "reference"})
+    return TrafficRecord(number, request, reference=value.get("reference"))
+
+
+def read_traffic(path: Path, batch_output: Path | None = None) -> Traffic:
+    """Every line checked (the first problem raised with its line number), then credentials removed."""
+    records, shape, removed = [], None, 0
+    for number, value in _objects(path):
+        cleaned, found = scrub_secrets(value)  # before validation: no error message may echo a key
+        removed += found
+        try:
+            this = _shape(cleaned)
+            if shape is not None and this != shape:
+                raise TrafficProblem(f"is a {this} line in a file of {shape} lines")
+            shape = this
+            records.append(_record(number, cleaned, this))
+        except TrafficProblem as exc:
+            raise HarnessError(f"{path}: line {number} {exc}" if str(exc).startswith("is ")
+                               else f"{path}: line {number}: {exc}") from None
+    assert shape is not None
+    if shape == "batch":
+        records, found = _join_batch(records, batch_output, path)
+        removed += found
+    elif batch_output is not None:
+        raise HarnessError(f"--batch-output goes with a Batch API input file; {path} holds {shape} lines")
+    return Traffic(records, shape, removed)
+
+
+def _join_batch(records: list[TrafficRecord], output: Path | None,
+                source: Path) -> tuple[list[TrafficRecord], int]:
+    """Attach each Batch output line's answer to its input line by custom_id."""
+    if output is None:
+        return records, 0
+    by_id = {r.custom_id: r for r in records}
+    if len(by_id) != len(records):
+        raise HarnessError(f"{source}: custom_id values repeat; each Batch input line needs its own")
+    answers: dict[str, dict[str, Any]] = {}
+    removed = 0
+    for number, value in _objects(output):
+        cleaned, found = scrub_secrets(value)
+        removed += found
+        custom_id = cleaned.get("custom_id")
+        if custom_id not in by_id:
+            raise HarnessError(f"{output}: line {number} answers custom_id {custom_id!r}, which no input line has")
+        body = (cleaned.get("response") or {}).get("body")
+        try:
+            answers[str(custom_id)] = check_response(body)
+        except TrafficProblem as exc:
+            raise HarnessError(f"{output}: line {number}: {exc}") from None
+    joined = [TrafficRecord(r.line, r.request, answers.get(str(r.custom_id)), r.reference, r.custom_id)
+              for r in records]
+    return joined, removed

@@ -1,0 +1,115 @@
+"""One replayable request from a team's traffic, checked the way the Chat Completions API would check
+it: known roles, text content, tool calls with JSON arguments, tool results that answer a call."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+ROLES = ("system", "user", "assistant", "tool", "developer")
+
+
+class TrafficProblem(ValueError):
+    """What is wrong with one line (the reader adds the file and line number)."""
+
+
+@dataclass(frozen=True)
+class TrafficRecord:
+    """A request (chat body fields that decide the answer) and, when the log has one, the answer given."""
+
+    line: int
+    request: dict[str, Any]  # messages, tools?, tool_choice?, response_format?, max_tokens?, temperature?, seed?
+    response: dict[str, Any] | None = None  # the incumbent's chat.completion body
+    reference: Any = None  # a gold answer, when the team has one
+    custom_id: str | None = None
+
+
+_REQUEST_FIELDS = ("messages", "tools", "tool_choice", "response_format", "max_tokens", "max_completion_tokens",
+                   "temperature", "seed", "stop", "model", "top_p", "parallel_tool_calls")
+
+
+def check_request(body: Any) -> dict[str, Any]:
+    """The fields of a chat request body that replay needs, validated; anything else is dropped."""
+    if not isinstance(body, dict):
+        raise TrafficProblem("the request is not a JSON object")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise TrafficProblem("the request has no messages")
+    calls: set[str] = set()
+    for index, message in enumerate(messages):
+        _check_message(message, index, calls)
+    if "tools" in body:
+        _check_tools(body["tools"])
+    if "response_format" in body:
+        _check_format(body["response_format"])
+    return {k: body[k] for k in _REQUEST_FIELDS if k in body}
+
+
+def _check_message(message: Any, index: int, calls: set[str]) -> None:
+    where = f"messages[{index}]"
+    if not isinstance(message, dict):
+        raise TrafficProblem(f"{where} is not an object")
+    role = message.get("role")
+    if role not in ROLES:
+        raise TrafficProblem(f"{where} has unknown role {role!r}; roles are {', '.join(ROLES)}")
+    content = message.get("content")
+    if not (content is None or isinstance(content, str) or _text_parts(content)):
+        raise TrafficProblem(f"{where}.content must be text (or text parts)")
+    for number, call in enumerate(message.get("tool_calls") or []):
+        calls.add(_check_call(call, f"{where}.tool_calls[{number}]"))
+    if role == "tool":
+        answered = message.get("tool_call_id")
+        if answered not in calls:
+            raise TrafficProblem(f"{where} is a tool result for {answered!r}, which no earlier assistant turn called")
+
+
+def _text_parts(content: Any) -> bool:
+    return isinstance(content, list) and all(
+        isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in content)
+
+
+def _check_call(call: Any, where: str) -> str:
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise TrafficProblem(f"{where} has no function name")
+    arguments = function.get("arguments")
+    try:
+        if not isinstance(arguments, str):
+            raise TypeError
+        json.loads(arguments)
+    except (TypeError, ValueError):
+        raise TrafficProblem(f"{where}.function.arguments is not JSON text") from None
+    if not isinstance(call.get("id"), str):
+        raise TrafficProblem(f"{where} has no id")
+    return str(call["id"])
+
+
+def _check_tools(tools: Any) -> None:
+    if not isinstance(tools, list):
+        raise TrafficProblem("tools must be a list")
+    for index, tool in enumerate(tools):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise TrafficProblem(f"tools[{index}] is not a function with a name")
+        if "parameters" in function and not isinstance(function["parameters"], dict):
+            raise TrafficProblem(f"tools[{index}].function.parameters must be a JSON schema object")
+
+
+def _check_format(response_format: Any) -> None:
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind not in ("text", "json_object", "json_schema"):
+        raise TrafficProblem(f"response_format.type {kind!r} is not text, json_object or json_schema")
+    if kind == "json_schema" and not isinstance((response_format.get("json_schema") or {}).get("schema"), dict):
+        raise TrafficProblem("response_format.json_schema.schema must be a JSON schema object")
+
+
+def check_response(body: Any) -> dict[str, Any]:
+    """A logged chat.completion body: at least one choice with a message."""
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict) \
+            or not isinstance(choices[0].get("message"), dict):
+        raise TrafficProblem("the response has no choices[0].message")
+    for number, call in enumerate(choices[0]["message"].get("tool_calls") or []):
+        _check_call(call, f"response tool_calls[{number}]")
+    return dict(body)

@@ -1,0 +1,136 @@
+"""Reading a team's traffic: three shapes in, every line checked with its line number, credentials
+removed before anything else sees a record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.traffic.read import MAX_LINE_BYTES, read_traffic
+
+CANARY = "sk-canary0123456789abcdefghijklmnop"
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+CONVERSATION = [
+    {"role": "system", "content": "You are a travel assistant."},
+    {"role": "user", "content": f"Weather in Oslo? my key is {CANARY}"},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}},
+        {"id": "c2", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Bergen\"}"}}]},
+    {"role": "tool", "tool_call_id": "c1", "content": "{\"temp_c\": 3}"},
+    {"role": "tool", "tool_call_id": "c2", "content": "{\"temp_c\": 5}"},
+    {"role": "user", "content": "Which is warmer?"},
+]
+ANSWER = {"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-2024-08-06",
+          "system_fingerprint": "fp_1", "choices": [{"index": 0, "finish_reason": "stop",
+                                                     "message": {"role": "assistant", "content": "Bergen."}}]}
+SCHEMA = {"type": "json_schema", "json_schema": {"name": "a", "strict": True, "schema": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+
+
+def _write(path: Path, lines: list[object]) -> Path:
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def test_log_lines(tmp_path: Path) -> None:
+    request = {"model": "gpt-4o", "messages": CONVERSATION, "tools": TOOLS, "temperature": 0}
+    headers = {"Authorization": f"Bearer {CANARY}"}
+    traffic = read_traffic(_write(tmp_path / "log.jsonl", [
+        {"request": request, "response": ANSWER, "headers": headers},
+        {"request": {"messages": [{"role": "user", "content": "JSON please"}], "response_format": SCHEMA},
+         "response": ANSWER},
+    ]))
+    assert traffic.shape == "log" and len(traffic.records) == 2
+    first = traffic.records[0]
+    assert first.request["tools"] == TOOLS and first.response is not None
+    assert first.response["system_fingerprint"] == "fp_1"
+    assert traffic.records[1].request["response_format"] == SCHEMA
+    assert traffic.credentials_removed == 2  # the Authorization header and the key pasted in a message
+    assert CANARY not in json.dumps([r.request for r in traffic.records] + [r.response for r in traffic.records])
+
+
+def test_batch_input_joined_with_its_output(tmp_path: Path) -> None:
+    inputs = _write(tmp_path / "in.jsonl", [
+        {"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions",
+         "body": {"model": "gpt-4o", "messages": CONVERSATION[:2]}} for i in range(3)])
+    outputs = _write(tmp_path / "out.jsonl", [
+        {"custom_id": f"r{i}", "response": {"status_code": 200, "body": ANSWER}} for i in (2, 0)])
+    traffic = read_traffic(inputs, outputs)
+    assert traffic.shape == "batch"
+    assert [(r.custom_id, r.response is not None) for r in traffic.records] == [
+        ("r0", True), ("r1", False), ("r2", True)]
+
+
+def test_plain_lines_with_references(tmp_path: Path) -> None:
+    traffic = read_traffic(_write(tmp_path / "plain.jsonl", [
+        {"messages": CONVERSATION, "tools": TOOLS, "reference": "Bergen"},
+        {"messages": [{"role": "user", "content": "Name a city."}], "response_format": SCHEMA},
+    ]))
+    assert traffic.shape == "plain" and traffic.records[0].reference == "Bergen"
+    assert traffic.records[0].response is None
+
+
+def _bad(tmp_path: Path, kind: str) -> tuple[Path, Path | None]:
+    path, output = tmp_path / "t.jsonl", None
+    ok = {"messages": [{"role": "user", "content": "hi"}]}
+    cases: dict[str, bytes | list[object]] = {
+        "bad JSON": b'{"messages": [\n',
+        "not an object": [[1, 2]],
+        "unknown shape": [{"prompt": "hi"}],
+        "no messages": [{"messages": []}],
+        "unknown role": [{"messages": [{"role": "robot", "content": "hi"}]}],
+        "content not text": [{"messages": [{"role": "user", "content": {"x": 1}}]}],
+        "tool result without its call": [{"messages": [{"role": "user", "content": "hi"},
+                                                       {"role": "tool", "tool_call_id": "zz", "content": "3"}]}],
+        "arguments not JSON": [{"messages": [{"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{city: Oslo"}}]}]}],
+        "tool without a name": [{"messages": ok["messages"], "tools": [{"type": "function", "function": {}}]}],
+        "bad response_format": [{"messages": ok["messages"], "response_format": {"type": "xml"}}],
+        "mixed shapes": [ok, {"request": ok}],
+        "log response without choices": [{"request": ok, "response": {"choices": []}}],
+        "batch output for no input": "batch",
+        "non-UTF-8": b'{"messages": [{"role": "user", "content": "caf\xe9"}]}\n',
+        "empty file": b"",
+        "a 10 MB line": b'{"messages": [{"role": "user", "content": "' + b"x" * (10 * 1024 * 1024) + b'"}]}\n',
+    }
+    case = cases[kind]
+    if case == "batch":
+        _write(path, [{"custom_id": "a", "url": "/v1/chat/completions", "body": ok}])
+        output = _write(tmp_path / "out.jsonl", [{"custom_id": "b", "response": {"status_code": 200, "body": ANSWER}}])
+    elif isinstance(case, bytes):
+        path.write_bytes(case)
+    else:
+        _write(path, case if kind in ("mixed shapes", "log response without choices") else [ok, *case])
+    return path, output
+
+
+EXPECTED = {
+    "bad JSON": r"line 1 is not JSON", "not an object": r"line 2 is not a JSON object",
+    "unknown shape": r"line 2 is neither", "no messages": r"line 2: the request has no messages",
+    "unknown role": r"line 2: messages\[0\] has unknown role 'robot'",
+    "content not text": r"line 2: messages\[0\].content must be text",
+    "tool result without its call": r"line 2: messages\[1\] is a tool result for 'zz'",
+    "arguments not JSON": r"line 2: messages\[0\].tool_calls\[0\].function.arguments is not JSON",
+    "tool without a name": r"line 2: tools\[0\] is not a function", "bad response_format": r"line 2: response_format",
+    "mixed shapes": r"line 2 is a log line in a file of plain lines",
+    "log response without choices": r"line 1: the response has no choices\[0\].message",
+    "batch output for no input": r"out.jsonl: line 1 answers custom_id 'b'",
+    "non-UTF-8": r"line 1 is not UTF-8 text \(byte 0xe9", "empty file": r"holds no records",
+    "a 10 MB line": rf"line 1 is 10,485,\d+ bytes, over the {MAX_LINE_BYTES:,}-byte limit",
+}
+
+
+@pytest.mark.parametrize("kind", list(EXPECTED))
+def test_malformed_traffic_names_its_line(tmp_path: Path, kind: str) -> None:
+    path, output = _bad(tmp_path, kind)
+    with pytest.raises(HarnessError, match=EXPECTED[kind]) as caught:
+        read_traffic(path, output)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_matrix_is_broad() -> None:
+    assert len(EXPECTED) >= 12
