@@ -119,7 +119,9 @@ def test_canary_key_never_persists(isolated_runs: Path, profiles: Path) -> None:
     canary = "sk-canary-" + secrets.token_hex(16)
     with ScriptedServer(every=4, every_kind="echo400") as server:
         write_profile(profiles, "canary", server.base_url, key_env="LOCKIN_CANARY_KEY")
-        result = run_harness("--debug", "eval", "-p", "canary", "-s", "smoke", env={"LOCKIN_CANARY_KEY": canary})
+        # A quarter of the requests fail (the server echoes the key in a 400): allowed here, so the run completes.
+        result = run_harness("--debug", "eval", "-p", "canary", "-s", "smoke", "--max-error-rate", "1",
+                             env={"LOCKIN_CANARY_KEY": canary})
         listed = run_harness("runs", "list", "-f", "json")
         shown = run_harness("providers", "show", "canary", env={"HARNESS_PROVIDERS_DIR": str(profiles)})
     assert result.returncode == 0, result.stderr[-3000:]
