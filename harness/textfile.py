@@ -1,8 +1,14 @@
-"""Reading a user's line-based file (JSONL) as text, with problems named by line, never by byte offset."""
+"""Reading a user's line-based file (JSONL) as text, with problems named by line, never by byte offset;
+writing generated task folders whole."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from harness.errors import HarnessError
 
@@ -26,3 +32,27 @@ def text_lines(path: Path, max_line_bytes: int | None = None) -> list[str]:
             raise HarnessError(f"{path}: line {number} is not UTF-8 text (byte 0x{line[exc.start]:02x} at column "
                                f"{exc.start + 1}); save the file as UTF-8") from exc
     return lines
+
+
+def lm_eval_yaml(config: dict[str, Any], functions: dict[str, str]) -> str:
+    """An lm-eval task YAML; each value equal to a key of `functions` becomes a `!function module.attr`
+    tag, which lm-eval resolves against modules beside the YAML."""
+    text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    for placeholder, function in functions.items():
+        text = text.replace(f": {placeholder}\n", f": !function {function}\n")
+    return text
+
+
+def write_folder(target: Path, files: dict[str, str]) -> None:
+    """Write `files` into `target` all at once: staged beside it, then renamed over any older copy,
+    so a reader never sees half a folder and a failure leaves the old one as it was."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        for name, text in files.items():
+            (staging / name).write_text(text, encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

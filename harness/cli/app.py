@@ -16,6 +16,7 @@ from harness.cli.common import say
 from harness.cli.eval import eval_cmd
 from harness.cli.runs import cache_app, runs_app, sql_cmd
 from harness.cli.shards import export_cmd, merge_cmd
+from harness.cli.traffic import traffic_app
 from harness.errors import HarnessError
 
 app = typer.Typer(
@@ -29,7 +30,7 @@ for name, command in (("eval", eval_cmd), ("sql", sql_cmd), ("compare", compare_
                       ("risk", risk_cmd), ("report", report_cmd), ("export", export_cmd), ("merge", merge_cmd)):
     app.command(name)(command)
 for name, group in (("providers", providers_app), ("tasks", tasks_app), ("runs", runs_app), ("data", data_app),
-                    ("cache", cache_app)):
+                    ("cache", cache_app), ("traffic", traffic_app)):
     app.add_typer(group, name=name)
 
 _state = {"debug": False}

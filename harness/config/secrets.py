@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# Names that say "this is a credential", wherever they appear as a key.
-_SECRET_NAME = re.compile(r"(?i)(api[_-]?key|secret|token|password|passwd|authori[sz]ation|credential|cookie|"
-                          r"bearer|session[_-]?id|private[_-]?key)")
+# Names that say "this is a credential", wherever they appear as a key. "token" only where it is
+# not a count or a tokenizer: `max_tokens`, `prompt_tokens` and `tokenizer` are settings, not keys.
+_SECRET_NAME = re.compile(r"(?i)(api[_-]?key|secret|token(?!s|iz)|password|passwd|authori[sz]ation|credential|"
+                          r"cookie|bearer|session[_-]?id|private[_-]?key)")
 # Shapes of common keys: OpenAI/Anthropic-style sk-, GitHub, Hugging Face, Slack, AWS, Google, JWTs, bearer headers.
 _SECRET_VALUE = re.compile(
     r"(?i)\bbearer\s+\S{8,}|\b(sk|pk|rk)-[A-Za-z0-9_\-]{16,}|\bgh[pousr]_[A-Za-z0-9]{20,}|\bhf_[A-Za-z0-9]{20,}"
@@ -48,16 +49,20 @@ def refuse_secrets(value: Any, where: str) -> Any:
 REMOVED = "[removed: credential]"
 
 
-def scrub_secrets(value: Any) -> tuple[Any, int]:
+def scrub_secrets(value: Any, names_are_data: bool = False) -> tuple[Any, int]:
     """A copy of `value` without credentials: keys named like one are dropped, and values shaped like
-    one are replaced in place by REMOVED. Returns (copy, how many were removed)."""
+    one are replaced in place by REMOVED. Returns (copy, how many were removed).
+
+    The keys of a JSON schema's `properties` are parameter names, not settings: a function that takes
+    a `password` keeps that parameter (`names_are_data`); only values shaped like a key go there."""
     if isinstance(value, dict):
         cleaned, count = {}, 0
         for key, item in value.items():
-            if _SECRET_NAME.search(str(key)):
+            if not names_are_data and _SECRET_NAME.search(str(key)):
                 count += 1
                 continue
-            cleaned[key], found = scrub_secrets(item)
+            cleaned[key], found = scrub_secrets(item, key == "properties" and isinstance(item, dict)
+                                                and not names_are_data)
             count += found
         return cleaned, count
     if isinstance(value, list | tuple):

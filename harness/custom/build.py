@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.config.paths import tasks_dir
 from harness.errors import HarnessError, one_line
-from harness.textfile import text_lines
+from harness.textfile import lm_eval_yaml, text_lines, write_folder
 
 Metric = Literal["exact", "contains", "regex", "numeric", "json_valid", "json_schema", "code"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -156,12 +154,9 @@ def _task_yaml(spec: CustomTaskSpec) -> str:
         "metric_list": [{"metric": "score", "aggregation": "mean", "higher_is_better": True}],
         "metadata": {"version": 1.0, "metric": spec.metric},
     }
-    text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
     # lm-eval's !function tags point at the generated modules beside the YAML.
     functions = {"LOADER": "loader.load", "TARGET": "scorer.target", "PROCESS": "scorer.process_results"}
-    for placeholder, function in functions.items():
-        text = text.replace(f": {placeholder}\n", f": !function {function}\n")
-    return text
+    return lm_eval_yaml(config, functions)
 
 
 def create_task(spec: CustomTaskSpec, force: bool = False) -> Path:
@@ -174,22 +169,15 @@ def create_task(spec: CustomTaskSpec, force: bool = False) -> Path:
         raise HarnessError(f"{target} already exists; pass --force to replace it")
     options = {"pattern": spec.pattern, "rel_tol": spec.rel_tol, "abs_tol": spec.abs_tol, "schema": spec.schema_,
                "timeout_s": spec.timeout_s}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{spec.task}-", dir=target.parent))
-    try:
-        with open(staging / "data.jsonl", "w", encoding="utf-8") as out:
-            for i, row in enumerate(rows):
-                reference = row["reference"]
-                text = reference if isinstance(reference, str) else json.dumps(reference, ensure_ascii=False)
-                out.write(json.dumps({"id": i, "input": row["input"], "reference_json": json.dumps(reference),
-                                      "reference_text": text, "metadata_json": json.dumps(row.get("metadata", {}))},
-                                     ensure_ascii=False) + "\n")
-        (staging / "loader.py").write_text(_LOADER, encoding="utf-8")
-        (staging / "scorer.py").write_text(_SCORER.format(metric=spec.metric, options=json.dumps(options)))
-        (staging / f"{spec.task}.yaml").write_text(_task_yaml(spec), encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    rows_text = "".join(
+        json.dumps({"id": i, "input": row["input"], "reference_json": json.dumps(row["reference"]),
+                    "reference_text": row["reference"] if isinstance(row["reference"], str)
+                    else json.dumps(row["reference"], ensure_ascii=False),
+                    "metadata_json": json.dumps(row.get("metadata", {}))}, ensure_ascii=False) + "\n"
+        for i, row in enumerate(rows))
+    write_folder(target, {
+        "data.jsonl": rows_text, "loader.py": _LOADER,
+        "scorer.py": _SCORER.format(metric=spec.metric, options=json.dumps(options)),
+        f"{spec.task}.yaml": _task_yaml(spec),
+    })
     return target

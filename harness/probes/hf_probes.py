@@ -1,33 +1,38 @@
 """Probes for the local `hf` provider: what the transformers stack does for this model.
 
 Features the harness sends through `generate` (system prompt, stops, max tokens, seeds, usage) are
-probed through it; features only the stack offers (log-probs, n > 1, streaming) are probed on the
-loaded model directly; constrained output (JSON mode and schemas) and tool calls have no support in
-a plain transformers generate, so they are "unsupported", with the reason as evidence.
+probed through it, and so are JSON formats and tool calls (asked for in the prompt, or through the
+chat template, and parsed from the text: providers/hf/tools.py); features only the stack offers
+(log-probs, n > 1, streaming) are probed on the loaded model directly.
 """
 
 from __future__ import annotations
 
+import json
 from threading import Thread
 from typing import Any
 
 import torch
 
+from harness.config.features import Capability
 from harness.probes.common import (
     COUNT_MESSAGES,
+    JSON_MESSAGES,
     LONG_MESSAGES,
+    PERSON_SCHEMA,
     RANDOM_MESSAGES,
     SYSTEM_MESSAGES,
     SYSTEM_WORD,
+    TOOL_MESSAGES,
+    WEATHER_TOOL,
     ProbeResult,
     excerpt,
     stop_honoured,
     stop_word,
+    valid_person,
 )
-from harness.providers.base import GenRequest, GenResult, Message
+from harness.providers.base import GenRequest, GenResult, Message, canonical_json
 from harness.providers.hf.provider import HFProvider
-
-_NO_CONSTRAINTS = "no constrained decoding in the hf provider"
 
 
 def _request(messages: list[dict[str, str]], **settings: Any) -> GenRequest:
@@ -44,8 +49,9 @@ class HFProber:
     def run(self) -> list[ProbeResult]:
         return [
             self.usage(), self.max_tokens(), self.stop_sequences(), self.system_prompt(), self.seed(),
-            ProbeResult("json_mode", "unsupported", evidence={"reason": _NO_CONSTRAINTS}),
-            ProbeResult("json_schema", "unsupported", evidence={"reason": _NO_CONSTRAINTS}),
+            self.json_format("json_mode", {"type": "json_object"}),
+            self.json_format("json_schema", {"type": "json_schema", "json_schema": {
+                "name": "person", "strict": True, "schema": PERSON_SCHEMA}}),
             self.tools(), self.logprobs(), self.n(), self.streaming(), self.context_length(),
         ]
 
@@ -82,12 +88,27 @@ class HFProber:
         return ProbeResult("seed", "pass" if same else "fail", "same answer twice" if same else "answers differ",
                            {"response": excerpt(texts)})
 
+    def json_format(self, name: Capability, response_format: dict[str, Any]) -> ProbeResult:
+        """Asked for in the prompt and decoded unconstrained: the probe says whether the text is valid."""
+        result = self.one(_request(JSON_MESSAGES, max_tokens=80, response_format=canonical_json(response_format)))
+        ok, why = valid_person(result.text, strict=name == "json_schema")
+        return ProbeResult(name, "pass" if ok else "fail", f"{why} (unconstrained decoding)",
+                           {"response": excerpt(result.text)})
+
     def tools(self) -> ProbeResult:
-        template = self.provider.tokenizer.chat_template or ""
-        renders = "tools" in template
-        reason = ("the chat template renders tools, but the hf provider returns text and parses no tool calls"
-                  if renders else "the model's chat template has no tool support")
-        return ProbeResult("tools", "unsupported", evidence={"reason": reason})
+        rendering = self.provider.info.details.get("tools_rendering")
+        result = self.one(_request(TOOL_MESSAGES, max_tokens=64, tools=canonical_json([WEATHER_TOOL]),
+                                   tool_choice=canonical_json("auto")))
+        ok, why = False, f"no tool call ({rendering})"
+        if result.tool_calls:
+            call = result.tool_calls[0]
+            arguments = call.parsed_arguments()
+            ok = call.name == "get_weather" and isinstance(arguments, dict) and isinstance(arguments.get("city"), str)
+            why = f"called {call.name}({excerpt(call.arguments)}) ({rendering})"
+        return ProbeResult("tools", "pass" if ok else "fail", why,
+                           {"response": excerpt(result.text), "tool_calls": excerpt(
+                               [json.loads(c.arguments) if c.parsed_arguments() is not None else c.arguments
+                                for c in result.tool_calls])})
 
     def _inputs(self, messages: list[dict[str, str]]) -> dict[str, torch.Tensor]:
         text = self.provider.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

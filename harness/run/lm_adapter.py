@@ -14,9 +14,31 @@ from lm_eval.models.api_models import JsonChatStr
 from harness.errors import HarnessError
 from harness.providers.base import GenRequest, GenResult, Message, Provider
 from harness.run.distributed import Ranks
+from harness.run.replay import Answer, request_from_body
+from harness.traffic.replay import ReplayRequest
 
 # Called once per (task, doc) as soon as its generation is back.
 ResultSink = Callable[[str, int, GenRequest, GenResult], None]
+
+
+def to_request(context: Any, gen_kwargs: dict[str, Any], max_tokens_cap: int, seed: int) -> GenRequest:
+    """Map lm-eval's (context, gen_kwargs) to a GenRequest: the task's max tokens under the profile's
+    cap, greedy unless the task samples (then with the run's seed)."""
+    until = gen_kwargs.get("until") or []
+    stop = (until,) if isinstance(until, str) else tuple(until)
+    max_tokens = min(int(gen_kwargs.get("max_gen_toks") or max_tokens_cap), max_tokens_cap)
+    sampled = bool(gen_kwargs.get("do_sample")) and float(gen_kwargs.get("temperature") or 0) > 0
+    temperature = float(gen_kwargs.get("temperature") or 0) if sampled else 0.0
+    common: dict[str, Any] = {
+        "max_tokens": max_tokens, "stop": stop, "temperature": temperature, "seed": seed if sampled else None,
+    }
+    if isinstance(context, ReplayRequest):  # a whole logged request: tools, formats and all
+        return request_from_body(context.body(), **common)
+    if isinstance(context, JsonChatStr):
+        history = json.loads(context.prompt)
+        messages = tuple(Message(role=m["role"], content=m["content"]) for m in history)
+        return GenRequest(messages=messages, **common)
+    return GenRequest(prompt=str(context), **common)
 
 
 class ProviderLM(LM):
@@ -61,21 +83,7 @@ class ProviderLM(LM):
         return JsonChatStr(json.dumps(chat_history, ensure_ascii=False))
 
     def to_request(self, context: Any, gen_kwargs: dict[str, Any]) -> GenRequest:
-        """Map lm-eval's (context, gen_kwargs) to a GenRequest."""
-        until = gen_kwargs.get("until") or []
-        stop = (until,) if isinstance(until, str) else tuple(until)
-        max_tokens = min(int(gen_kwargs.get("max_gen_toks") or self.max_tokens_cap), self.max_tokens_cap)
-        sampled = bool(gen_kwargs.get("do_sample")) and float(gen_kwargs.get("temperature") or 0) > 0
-        temperature = float(gen_kwargs.get("temperature") or 0) if sampled else 0.0
-        common: dict[str, Any] = {
-            "max_tokens": max_tokens, "stop": stop, "temperature": temperature,
-            "seed": self.seed if sampled else None,
-        }
-        if isinstance(context, JsonChatStr):
-            history = json.loads(context.prompt)
-            messages = tuple(Message(role=m["role"], content=m["content"]) for m in history)
-            return GenRequest(messages=messages, **common)
-        return GenRequest(prompt=str(context), **common)
+        return to_request(context, gen_kwargs, self.max_tokens_cap, self.seed)
 
     def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
         gen_requests = [self.to_request(*inst.args) for inst in requests]
@@ -94,7 +102,9 @@ class ProviderLM(LM):
         missing = set(unique) - set(answered)
         if missing:
             raise HarnessError(f"provider '{self.provider.info.name}' returned no result for {len(missing)} requests")
-        return [answered[req.key()].text for req in gen_requests]
+        # A replayed request's scorer also reads the answer's tool calls.
+        return [Answer(answered[req.key()]) if isinstance(inst.args[0], ReplayRequest) else answered[req.key()].text
+                for inst, req in zip(requests, gen_requests, strict=True)]
 
     def loglikelihood(self, requests: list[Instance], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
         raise HarnessError(_NO_LOGLIKELIHOOD)

@@ -67,6 +67,7 @@ class EvalOptions:
     cache: bool = True  # read and write the response cache
     cache_sampled: bool = False  # also cache sampled (temperature > 0) requests that carry a seed
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE  # above it the run ends 'failed', its errors named
+    imported: bool = False  # answer from the suite's logged answers (harness traffic import), not a provider
 
     @property
     def overrides(self) -> Overrides:
@@ -114,6 +115,7 @@ class _Recorder:
             "fingerprint": result.fingerprint,
             "model_reported": result.model_reported, "retries": result.retries,
             "cached": result.reused == "cache", "tool_calls": tool_calls_json(result.tool_calls),
+            "json_decoding": result.json_decoding,
         })
 
 
@@ -136,6 +138,7 @@ def _run_row(run_id: str, profile: Profile, digest: str, suite: Suite, provider:
         python_version=versions["python"] or "", git_sha=provenance.git_sha(),
         provenance=json.dumps({"versions": versions, "provider": details, "revision": provider.info.revision}),
         pid=os.getpid(), host=resume.this_host(), latency_basis=details.get("latency_basis", "request"),
+        source=details.get("source", "live"),
     )
 
 
@@ -197,7 +200,12 @@ def run_eval(options: EvalOptions, progress: Progress | None = None,
     _, loaded = load_tasks(plan.suite.task_names, options.include_path)
     import harness.run.lm_adapter  # noqa: F401  (lm-eval's model layer takes seconds: before the run row)
 
-    provider = create_provider(plan.profile)
+    if options.imported:
+        from harness.run.imported import logged_provider
+
+        provider: Provider = logged_provider(plan.profile, loaded)
+    else:
+        provider = create_provider(plan.profile)
     run_id: str | None = None
     try:
         run_id = ranks.broadcast(_open_run(store, plan, provider) if ranks.is_main else None)

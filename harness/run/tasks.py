@@ -98,8 +98,12 @@ def existing_task(name: str) -> str | None:
         if path is not None and Path(path).parent == tasks_dir() / "custom" / name:
             return None  # the custom task itself: --force replaces it
         return str(path) if path is not None else f"the tag or group '{name}' in {tasks_dir()}"
-    builtins = task_manager([], with_builtins=True)
-    return "lm-eval's built-in tasks" if name in builtins.all_tasks else None
+    known = builtin_task_names()
+    if known is None:  # indexed once (~16 s), then remembered
+        builtins = task_manager([], with_builtins=True)
+        _remember_builtins(builtins)
+        known = set(builtins.all_tasks)
+    return "lm-eval's built-in tasks" if name in known else None
 
 
 def custom_tasks() -> list[str]:

@@ -45,7 +45,7 @@ def stored_generations(store: Store, run_id: str) -> list[dict[str, Any]]:
     with store.connect() as con:
         return fetch_dicts(con.execute(
             "select task, doc_id, request_key, response, finish_reason, input_tokens, output_tokens,"
-            " latency_ms, fingerprint, model_reported, retries, tool_calls from generations"
+            " latency_ms, fingerprint, model_reported, retries, tool_calls, json_decoding from generations"
             " where run_id = ? and error is null", [run_id]))
 
 

@@ -57,6 +57,7 @@ class RunRow:
     pid: int | None = None  # the process working on the run: a 'running' row without it is a crash
     host: str | None = None
     latency_basis: str = "request"  # or "batch": a local batch engine's per-sample time
+    source: str = "live"  # or "imported": answers read from a team's log, no provider called
 
 
 def insert_run(con: duckdb.DuckDBPyConnection, row: RunRow) -> None:
@@ -93,7 +94,7 @@ def finish_run(store: Store, run_id: str, status: str, error: str | None, wall_s
 GENERATION_COLUMNS = (
     "run_id", "task", "doc_id", "request_key", "prompt", "response", "finish_reason", "input_tokens",
     "output_tokens", "latency_ms", "queue_ms", "error", "fingerprint", "model_reported", "retries", "cached",
-    "tool_calls",
+    "tool_calls", "json_decoding",
 )
 
 

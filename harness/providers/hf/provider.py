@@ -20,8 +20,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from harness.config.profiles import Profile
 from harness.digest import sha256_hex
 from harness.errors import HarnessError
-from harness.providers.base import GenRequest, GenResult, ProviderInfo, cut_at_stop
+from harness.providers.base import GenRequest, GenResult, ProviderInfo, ToolCall, cut_at_stop
 from harness.providers.hf.jobs import Job
+from harness.providers.hf.tools import chat_for_template, parse_tool_calls, template_knows_tools
 from harness.providers.hf.weights import resolve_weights
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
@@ -55,14 +56,15 @@ class HFProvider:
         self.eos_ids = _as_set(self.model.generation_config.eos_token_id) | _as_set(self.tokenizer.eos_token_id)
         self.decoder = _rowwise_decoder(self.model, self.tokenizer, self.batch_size, self.eos_ids, settings.exact)
         template = self.tokenizer.chat_template or ""
+        self.knows_tools = template_knows_tools(template)
         self.info = ProviderInfo(
             name=profile.name,
             kind="hf",
             model=profile.model,
             revision=weights.revision,
             capabilities=dict(profile.capabilities),
-            # Not yet: tool calls are not parsed from generated text, and JSON output is not constrained.
-            lacks=frozenset({"tools", "json_mode", "json_schema"}),
+            # Tools go through the chat template (or the fallback format) and calls are parsed from the
+            # text; JSON formats are asked for in the prompt, unconstrained (hf/tools.py).
             details={
                 "dtype": str(self.model.dtype).removeprefix("torch."),
                 "device": str(self.model.device),
@@ -70,6 +72,7 @@ class HFProvider:
                 "padding_side": "left" if self.decoder is None else None,  # rowwise decoding pads nothing
                 "weights_source": weights.source,
                 "chat_template_hash": sha256_hex(template, 16) if template else None,
+                "tools_rendering": "chat template" if self.knows_tools else "fallback (Hermes tags)",
                 "torch_threads": torch.get_num_threads(),
                 "decoding": "generate" if self.decoder is None else f"rowwise-{self.decoder.mode}",
                 # An offline batch engine: a sample's time is shared with its batch, not a request's latency.
@@ -81,10 +84,10 @@ class HFProvider:
         if request.messages is None:
             ids: list[int] = self.tokenizer(request.prompt or "")["input_ids"]
             return ids
-        messages = request.message_dicts
+        messages, tools = chat_for_template(request, self.knows_tools)
         prefill = messages[-1]["role"] == "assistant"
         text = self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=not prefill, continue_final_message=prefill
+            messages, tools=tools, tokenize=False, add_generation_prompt=not prefill, continue_final_message=prefill
         )
         # The rendered template already carries its special tokens: do not add a second BOS.
         encoded: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -116,12 +119,20 @@ class HFProvider:
 
     def _result(self, req: GenRequest, n_input: int, generated: list[int], ended: bool,
                 latency_ms: float, queue_ms: float) -> GenResult:
-        text = str(self.tokenizer.decode(generated, skip_special_tokens=True))
+        # Tool-call markers can be special tokens ([TOOL_CALLS], <|python_tag|>): kept for the parser.
+        wants_calls = req.tools is not None and req.tool_choice != '"none"'
+        text = str(self.tokenizer.decode(generated, skip_special_tokens=not wants_calls))
         text, stopped = cut_at_stop(text, req.stop)
+        calls: tuple[ToolCall, ...] = ()
+        if wants_calls:
+            text, calls = parse_tool_calls(text)
+        finish = "tool_calls" if calls else "stop" if stopped or ended else "length"
         return GenResult(
             key=req.key(),
             text=text,
-            finish_reason="stop" if stopped or ended else "length",
+            tool_calls=calls,
+            json_decoding="unconstrained" if req.response_format is not None else None,
+            finish_reason=finish,
             input_tokens=n_input,
             output_tokens=len(generated) + (1 if ended else 0),
             latency_ms=latency_ms,

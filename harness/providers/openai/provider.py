@@ -279,6 +279,7 @@ class OpenAIProvider:
             input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens"),
             latency_ms=latency_ms, fingerprint=response.get("system_fingerprint"),
             model_reported=response.get("model"), retries=retries, tool_calls=calls,
+            json_decoding="api" if request.response_format is not None else None,
         )
 
     def _note_unreachable(self, reason: str) -> None:

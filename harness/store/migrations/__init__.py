@@ -21,6 +21,7 @@ from harness.store.migrations import (
     m0006_errors_do_not_vote,
     m0007_queue_time,
     m0008_tool_calls,
+    m0009_traffic,
 )
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -34,6 +35,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0006_errors_do_not_vote", m0006_errors_do_not_vote.apply),
     ("0007_queue_time", m0007_queue_time.apply),
     ("0008_tool_calls", m0008_tool_calls.apply),
+    ("0009_traffic", m0009_traffic.apply),
 ]
 
 
