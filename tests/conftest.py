@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -78,11 +79,17 @@ def run_harness_peak_rss(*args: str) -> tuple[subprocess.CompletedProcess, int]:
     return result, int(lines[-1]) * 1024
 
 
+def _interruptible() -> None:
+    # A test run started in the background of a non-interactive shell inherits SIGINT as ignored, and
+    # Python then never raises KeyboardInterrupt: give the child Ctrl-C as a terminal user has it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_harness(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start the real CLI without waiting (to read beside it, interrupt it or kill it)."""
     return subprocess.Popen(
         [sys.executable, "-m", "harness", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, **(env or {})}, cwd=ROOT,
+        env={**os.environ, **(env or {})}, cwd=ROOT, preexec_fn=_interruptible,
     )
 
 

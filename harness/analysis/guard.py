@@ -1,7 +1,8 @@
 """Comparability guard: two runs are compared only when they asked the same questions the same way.
 
 Kinds checked, per task: task set, doc set, task version, few-shot count, decoding settings, and
-chat-template policy. Each mismatch is one readable line.
+chat-template policy. Each mismatch is one readable line. Against an imported run (a team's logged
+answers) the token cap is not compared: those answers were given under production settings.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from harness.store.reads import fetch_dicts
 _SIDES = """
     with pick as (
         select t.*, (t.provider = $side or t.run_id = $side) as mine,
-               try_cast(json_extract(p.profile_json, '$.generation.max_tokens') as integer) as max_tokens_cap
-        from run_tasks t join providers p using (profile_hash)
+               try_cast(json_extract(p.profile_json, '$.generation.max_tokens') as integer) as max_tokens_cap,
+               coalesce(r.source, 'live') as source
+        from run_tasks t join providers p using (profile_hash) join runs r on r.run_id = t.run_id
         where $suite is null or t.suite = $suite)
-    select task, metric, filter, run_id, task_version, num_fewshot, gen_kwargs, chat_template, max_tokens_cap
+    select task, metric, filter, run_id, task_version, num_fewshot, gen_kwargs, chat_template, max_tokens_cap, source
     from pick where mine
     qualify row_number() over (partition by task order by finished_at desc, run_id desc) = 1
 """
@@ -67,11 +69,15 @@ def _decoding(side: dict[str, Any]) -> dict[str, Any]:
 
 def _compare_task(task: str, b: dict[str, Any], c: dict[str, Any]) -> list[Mismatch]:
     found = []
-    checks = (
+    decoding = [_decoding(b), _decoding(c)]
+    if "imported" in (b["source"], c["source"]):
+        # Logged answers were given under the incumbent's production settings, not a profile's cap.
+        decoding = [{k: v for k, v in side.items() if k != "max_tokens"} for side in decoding]
+    checks: tuple[tuple[str, Any, Any], ...] = (
         ("metric", (b["metric"], b["filter"]), (c["metric"], c["filter"])),
         ("task version", b["task_version"], c["task_version"]),
         ("few-shot count", b["num_fewshot"], c["num_fewshot"]),
-        ("decoding settings", _decoding(b), _decoding(c)),
+        ("decoding settings", decoding[0], decoding[1]),
         ("chat-template policy", b["chat_template"], c["chat_template"]),
     )
     for kind, left, right in checks:

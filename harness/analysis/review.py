@@ -36,8 +36,14 @@ _EXAMPLES = """
 _PROVENANCE = """
     select r.run_id, r.provider, r.suite, r.status, r.started_at, r.finished_at, r.profile_hash, r.harness_version,
            r.lm_eval_version, r.transformers_version, r.torch_version, r.git_sha, r.chat_template, r.dtype,
-           r.batch_size
+           r.batch_size, coalesce(r.source, 'live') as source
     from runs r where r.run_id in (select unnest(?)) order by r.provider, r.started_at
+"""
+# What the compared runs' imported traffic suites are made of (the newest import of each).
+_TRAFFIC = """
+    select * from traffic_imports
+    where suite in (select distinct suite from runs where run_id in (select unnest(?)))
+    qualify row_number() over (partition by suite order by imported_at desc) = 1 order by suite
 """
 
 
@@ -69,6 +75,7 @@ class ReportData:
     capabilities: list[dict[str, Any]] = field(default_factory=list)
     needed: list[str] = field(default_factory=list)
     provenance: list[dict[str, Any]] = field(default_factory=list)
+    traffic: list[dict[str, Any]] = field(default_factory=list)  # imports behind a traffic suite
     # Per side: (name, five-number summary min/q1/median/q3/max, or None with no latencies).
     latencies: list[tuple[str, tuple[float, ...] | None]] = field(default_factory=list)
     generated_at: str = ""
@@ -103,6 +110,7 @@ def build(db: Path, options: ReportOptions) -> ReportData:
             openness=[{"provider": p, **openness[p]} for p in providers],
             capabilities=_capability_matrix(con, providers), needed=needed_features(con, run_ids),
             provenance=fetch_dicts(con.execute(_PROVENANCE, [run_ids])), latencies=_latencies(con, comparisons),
+            traffic=fetch_dicts(con.execute(_TRAFFIC, [run_ids])),
             generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         )
     return data

@@ -31,9 +31,11 @@ def logged_provider(profile: Profile, loaded: dict[str, Any]) -> LoggedProvider:
             if not doc.get("logged"):
                 continue
             request = ReplayRequest(doc["request"])
-            key = to_request(request, decoding(request.body(), defaults), profile.generation.max_tokens,
-                             profile.generation.seed).key()
-            answers[key] = _result(json.loads(doc["logged"]))
+            asked = to_request(request, decoding(request.body(), defaults), profile.generation.max_tokens,
+                               profile.generation.seed)
+            answers[asked.key()] = _result(json.loads(doc["logged"]))
+            if asked.response_format is not None:
+                answers[asked.key()].json_decoding = "api"  # the incumbent's own JSON mode answered
     info = ProviderInfo(name=profile.name, kind="imported", model=profile.model, revision=profile.revision,
                         capabilities=dict(profile.capabilities),
                         details={"source": "imported", "latency_basis": "request"})

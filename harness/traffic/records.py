@@ -41,6 +41,8 @@ def check_request(body: Any) -> dict[str, Any]:
         _check_message(message, index, calls)
     if "tools" in body:
         _check_tools(body["tools"])
+    elif body.get("tool_choice") is not None:
+        raise TrafficProblem("the request sets tool_choice but offers no tools")
     if "response_format" in body:
         _check_format(body["response_format"])
     return {k: body[k] for k in _REQUEST_FIELDS if k in body}

@@ -1,10 +1,13 @@
 """Tool calls compared the way function-calling benchmarks compare them (BFCL's AST checker):
 
 - a call matches when the function name is the same and its arguments are equal after JSON
-  normalisation, type-leniently: 3 equals 3.0, strings compare lowercased without spaces and the
-  punctuation BFCL ignores (`,./-_*^`), lists compare in order, objects key by key;
+  normalisation, type-leniently: 3 equals 3.0 (numbers are otherwise compared exactly), strings
+  compare lowercased without spaces and the punctuation BFCL ignores (`,./-_*^`), lists compare in
+  order, objects key by key;
 - an argument that one side leaves out matches when the function does not require it and the other
   side passes its default (or, against BFCL's possible answers, when "" is among the accepted values);
+- against BFCL's possible answers, BFCL's type rules apply too (an integer is not accepted where a
+  float... see `_typed`); tests/test_bfcl_matcher.py checks every verdict against bfcl-eval's checker;
 - parallel calls compare as a multiset: `f1` counts matched calls, `match` needs all of them and no
   extra one; calling when none was expected and not calling when one was are reported apart.
 """
@@ -12,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -50,7 +52,7 @@ def values_equal(left: Any, right: Any) -> bool:
     if isinstance(left, bool) or isinstance(right, bool):
         return left is right
     if isinstance(left, int | float) and isinstance(right, int | float):
-        return math.isclose(float(left), float(right), rel_tol=1e-9, abs_tol=1e-12)
+        return float(left) == float(right)
     if isinstance(left, str) and isinstance(right, str):
         return _string(left) == _string(right)
     if isinstance(left, list | tuple) and isinstance(right, list | tuple):
@@ -120,35 +122,40 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def _typed(value: Any, schema: dict[str, Any]) -> bool:
+def _typed(value: Any, schema: dict[str, Any], accepted: list[Any]) -> bool:
     """BFCL's type check: an integer where a float is declared passes, a float or a bool where an
-    integer is declared does not; `any` and undeclared types take anything."""
+    integer is declared does not; `any` and undeclared types take anything. Like BFCL, a value of the
+    type an accepted answer has passes too (BFCL reads it as a variable reference, e.g. "data['x']")."""
     allowed = _TYPES.get(str(schema.get("type")))
-    if allowed is None:
+    if allowed is None or any(type(value) is type(option) for option in accepted if option != ""):
         return True
     if isinstance(value, bool) and bool not in allowed:
         return False
     return isinstance(value, allowed)
 
 
+def _alternatives(option: Any) -> bool:
+    """A dict answer lists accepted values per key, as a call's answer does."""
+    return isinstance(option, dict) and bool(option) and all(isinstance(v, list) for v in option.values())
+
+
+def _fits(value: Any, option: Any) -> bool:
+    if _alternatives(option):
+        return isinstance(value, dict) and value.keys() <= option.keys() and all(
+            (k in value and _accepted(value[k], alts)) or (k not in value and "" in alts) for k, alts in option.items())
+    if isinstance(option, list) and option and all(_alternatives(o) for o in option):
+        return isinstance(value, list) and len(value) == len(option) and all(
+            _fits(v, o) for v, o in zip(value, option, strict=True))
+    return values_equal(value, option)
+
+
 def _accepted(value: Any, accepted: list[Any]) -> bool:
-    for option in accepted:
-        if option == "":
-            continue
-        if isinstance(option, dict) and isinstance(value, dict) and option \
-                and all(isinstance(v, list) for v in option.values()):
-            # A dict parameter's answer lists alternatives per key, like a call's.
-            if value.keys() <= option.keys() and all(
-                    (k in value and _accepted(value[k], alts)) or (k not in value and "" in alts)
-                    for k, alts in option.items()):
-                return True
-        elif values_equal(value, option):
-            return True
-    return False
+    return any(_fits(value, option) for option in accepted)
 
 
 def call_fits_answer(call: Call, answer: dict[str, list[Any]], parameters: dict[str, Any]) -> bool:
-    """One call against one BFCL possible answer ({param: [accepted values]}, "" = may be left out)."""
+    """One call against one BFCL possible answer ({param: [accepted values]}, "" = may be left out;
+    a required parameter may not be)."""
     if call.arguments is None:
         return False
     properties = parameters.get("properties") or {}
@@ -156,9 +163,10 @@ def call_fits_answer(call: Call, answer: dict[str, list[Any]], parameters: dict[
         schema = properties.get(key)
         if key not in answer or (properties and schema is None) or not _accepted(value, answer[key]):
             return False
-        if isinstance(schema, dict) and not _typed(value, schema):
+        if isinstance(schema, dict) and not _typed(value, schema, answer[key]):
             return False
-    return all(key in call.arguments or "" in accepted for key, accepted in answer.items())
+    required = set(parameters.get("required") or [])
+    return all(key in call.arguments or ("" in accepted and key not in required) for key, accepted in answer.items())
 
 
 def fits_possible_answers(got: list[Call], possible: list[dict[str, dict[str, list[Any]]]],

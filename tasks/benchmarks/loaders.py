@@ -16,6 +16,8 @@ from collections import defaultdict
 import datasets
 
 from harness.data.packs import pack_file
+from harness.traffic import bfcl as bfcl_items
+from harness.traffic.replay import ReplayTask  # noqa: F401  (the task class the bfcl_*.yaml files name)
 
 
 def _jsonl(name: str) -> list[dict]:
@@ -82,3 +84,11 @@ def truthfulqa_mc1(**kwargs) -> datasets.DatasetDict:
 def humaneval(**kwargs) -> datasets.DatasetDict:
     rows = [{k: r[k] for k in ("task_id", "prompt", "entry_point", "test")} for r in _jsonl("humaneval")]
     return _split(_limit(rows, kwargs))
+
+
+def bfcl(**kwargs) -> datasets.DatasetDict:
+    """One BFCL category (`category`, e.g. simple), as replay docs; `size` items of a seeded subset."""
+    category = kwargs["category"]
+    items = bfcl_items.subset(_jsonl(f"bfcl_{category}"), kwargs.get("size"))
+    answers = {} if category == "irrelevance" else {a["id"]: a for a in _jsonl(f"bfcl_{category}_answers")}
+    return _split([bfcl_items.to_doc(item, answers[item["id"]] if answers else None) for item in items])
