@@ -20,7 +20,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_every_pack_is_pinned_and_licensed() -> None:
     packs = load_packs()
-    assert set(packs) == {"mmlu", "gsm8k", "hellaswag", "truthfulqa_mc1", "humaneval"}
+    bfcl = {f"bfcl_{c}{a}" for c in ("simple", "multiple", "parallel", "parallel_multiple") for a in ("", "_answers")}
+    assert set(packs) == {"mmlu", "gsm8k", "hellaswag", "truthfulqa_mc1", "humaneval", "bfcl_irrelevance", *bfcl}
     assert "gpqa" not in "".join(packs).lower()
     for pack in packs.values():
         assert len(pack.sha256) == 64 and pack.licence and pack.source.startswith("https://")
@@ -34,7 +35,7 @@ def test_pull_all_then_tamper(data_dir: Path) -> None:
     # MMLU: 14,042 questions plus two repeated header rows.
     assert len(pack_file("mmlu").read_text().splitlines()) == 14044
     listed = run_harness("data", "list", "-f", "json", env={"HARNESS_DATA_DIR": str(data_dir)})
-    assert listed.stdout.count('"state": "ok"') == 5
+    assert listed.stdout.count('"state": "ok"') == len(load_packs()) == 14
 
     victim = data_dir / "gsm8k" / "cases.jsonl"
     victim.write_bytes(victim.read_bytes().replace(b"18", b"19", 1))
