@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import ROOT, run_harness
 
-SECTIONS = ("verdict", "charts", "gap-chart", "quality-cost", "latency", "samples-needed", "tasks", "openness",
-            "capabilities", "risk", "provenance", "disagreements")
+SECTIONS = ("verdict", "charts", "gap-chart", "quality-cost", "latency", "samples-needed", "tasks", "losses",
+            "openness", "capabilities", "risk", "provenance", "disagreements")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking")
 PAYLOAD = "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">"
 

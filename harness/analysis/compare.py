@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from harness.analysis import features, guard, stats
+from harness.analysis import failures, features, guard, stats
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE, check_max_error_rate, percent
 from harness.errors import HarnessError
 from harness.store import Store
@@ -48,6 +48,8 @@ class Comparison:
     latency_basis: dict[str, str] = field(default_factory=dict)
     # Per side: requests answered 'unsupported: <feature>', counted by feature (lock-in, scored 0).
     unsupported: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Per task (and OVERALL): the candidate's losses by failure class.
+    losses: dict[str, failures.TaskLosses] = field(default_factory=dict)
 
     @property
     def label(self) -> str | None:
@@ -66,6 +68,7 @@ class CompareOptions:
     bootstrap_iterations: int = 2000
     seed: int = 1234
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
+    examples: int = 0  # examples of each failure class to fetch (the report shows them)
 
 
 def compare(db: Path, options: CompareOptions) -> Comparison:
@@ -94,6 +97,11 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
         needed = features.needed_features(con, run_ids)
         basis = {side: _latency_basis(con, [r[f"{side}_run"] for r in task_rows]) for side in ("baseline", "candidate")}
         unsupported = {side: _unsupported(con, task_rows, side) for side in ("baseline", "candidate")}
+        lost = failures.losses(con, options.baseline, options.candidate, options.suite, options.max_error_rate,
+                               task_rows, options.examples)
+        lost["OVERALL"] = failures.overall(lost)
+        for row in rows:
+            row["losses"] = lost[row["task"]].summary() if row["task"] in lost else None
     if options.holm:
         task_rows = [r for r in rows if r["task"] != "OVERALL"]
         adjusted = stats.holm([r["p_value"] for r in task_rows])
@@ -101,7 +109,7 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
             row["p_holm"] = adjusted[task_rows.index(row)] if row in task_rows else None
     comparison = Comparison(options.baseline, options.candidate, options.suite, options.margin, rows,
                             [m.line() for m in mismatches], gaps, needed, *sides, latency_basis=basis,
-                            unsupported=unsupported)
+                            unsupported=unsupported, losses=lost)
     by_task: dict[str, list[str]] = {}
     for m in mismatches:
         by_task.setdefault(m.task, []).append(m.kind)

@@ -96,7 +96,8 @@ class ReportOptions:
 
 def build(db: Path, options: ReportOptions) -> ReportData:
     comparisons = [compare(db, CompareOptions(options.baseline, c, options.suite, options.margin,
-                                              options.allow_mismatch, max_error_rate=options.max_error_rate))
+                                              options.allow_mismatch, max_error_rate=options.max_error_rate,
+                                              examples=min(options.examples, 2)))
                    for c in options.candidates]
     with Store(db, wait_s=10.0).connect(read_only=True) as con:
         baseline_provider = comparisons[0].baseline_provider

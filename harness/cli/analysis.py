@@ -25,7 +25,7 @@ _TABLE = (
     ("task", "task"), ("n", "n"), ("baseline", "baseline_mean"), ("candidate", "candidate_mean"), ("gap", "gap"),
     ("95% CI", "ci"), ("retained", "retained"), ("p", "p_value"), ("verdict", "verdict"),
     ("n to decide", "samples_needed"), ("errored base/cand", "errors"), ("$/1k base→cand", "cost"),
-    ("p50 ms base→cand", "p50"),
+    ("p50 ms base→cand", "p50"), ("losses: baseline right, candidate not", "losses"),
 )
 
 
@@ -60,6 +60,8 @@ def compare_cmd(
             "margin": result.margin, "label": result.label, "mismatches": result.mismatches,
             "capability_gaps": result.capability_gaps, "latency_basis": result.latency_basis,
             "unsupported": result.unsupported,
+            "losses": {task: {"discordant": entry.discordant, "classes": entry.classes}
+                       for task, entry in result.losses.items()},
             "rows": result.rows,
         }, indent=2, default=str))
         return

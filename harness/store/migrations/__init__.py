@@ -22,6 +22,7 @@ from harness.store.migrations import (
     m0007_queue_time,
     m0008_tool_calls,
     m0009_traffic,
+    m0010_failure_modes,
 )
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -36,6 +37,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0007_queue_time", m0007_queue_time.apply),
     ("0008_tool_calls", m0008_tool_calls.apply),
     ("0009_traffic", m0009_traffic.apply),
+    ("0010_failure_modes", m0010_failure_modes.apply),
 ]
 
 
