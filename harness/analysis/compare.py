@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from harness.analysis import failures, features, guard, stats
+from harness.analysis import failures, features, guard, judged, stats
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE, check_max_error_rate, percent
 from harness.errors import HarnessError
 from harness.store import Store
@@ -50,6 +50,8 @@ class Comparison:
     unsupported: dict[str, dict[str, int]] = field(default_factory=dict)
     # Per task (and OVERALL): the candidate's losses by failure class.
     losses: dict[str, failures.TaskLosses] = field(default_factory=dict)
+    # A judge's pairwise verdicts on the same runs, when judged (harness judge pairwise).
+    judged: judged.Judged = field(default_factory=judged.Judged)
 
     @property
     def label(self) -> str | None:
@@ -69,6 +71,7 @@ class CompareOptions:
     seed: int = 1234
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
     examples: int = 0  # examples of each failure class to fetch (the report shows them)
+    judge: str | None = None  # whose pairwise verdicts to show (default: any judge's latest)
 
 
 def compare(db: Path, options: CompareOptions) -> Comparison:
@@ -102,6 +105,8 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
         lost["OVERALL"] = failures.overall(lost)
         for row in rows:
             row["losses"] = lost[row["task"]].summary() if row["task"] in lost else None
+        preference = judged.judged(con, options.baseline, options.candidate, options.suite, options.margin,
+                                   options.judge)
     if options.holm:
         task_rows = [r for r in rows if r["task"] != "OVERALL"]
         adjusted = stats.holm([r["p_value"] for r in task_rows])
@@ -109,7 +114,7 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
             row["p_holm"] = adjusted[task_rows.index(row)] if row in task_rows else None
     comparison = Comparison(options.baseline, options.candidate, options.suite, options.margin, rows,
                             [m.line() for m in mismatches], gaps, needed, *sides, latency_basis=basis,
-                            unsupported=unsupported, losses=lost)
+                            unsupported=unsupported, losses=lost, judged=preference)
     by_task: dict[str, list[str]] = {}
     for m in mismatches:
         by_task.setdefault(m.task, []).append(m.kind)

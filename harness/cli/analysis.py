@@ -40,6 +40,8 @@ def compare_cmd(
     holm: Annotated[bool, typer.Option("--holm", help="Add Holm-adjusted p-values across tasks.")] = False,
     bootstrap: Annotated[int, typer.Option(help="Paired bootstrap resamples (seeded).", min=100)] = 2000,
     max_error_rate: MaxErrorRateOption = MAX_ERROR_RATE,
+    judge: Annotated[str | None, typer.Option(
+        help="Show this judge's pairwise verdicts (default: the latest judge's, when the runs were judged).")] = None,
     fmt: FormatOption = "table",
     db: DbOption = None,
 ) -> None:
@@ -52,7 +54,7 @@ def compare_cmd(
     output = parse_format(fmt)
     result = compare(database(db), CompareOptions(
         baseline=baseline, candidate=candidate, suite=suite, margin=margin, allow_mismatch=allow_mismatch,
-        holm=holm, bootstrap_iterations=bootstrap, max_error_rate=max_error_rate,
+        holm=holm, bootstrap_iterations=bootstrap, max_error_rate=max_error_rate, judge=judge,
     ))
     if output == "json":
         print(json.dumps({
@@ -62,6 +64,7 @@ def compare_cmd(
             "unsupported": result.unsupported,
             "losses": {task: {"discordant": entry.discordant, "classes": entry.classes}
                        for task, entry in result.losses.items()},
+            "judged": {"rows": result.judged.rows, "calibration": result.judged.calibration},
             "rows": result.rows,
         }, indent=2, default=str))
         return
@@ -80,6 +83,24 @@ def compare_cmd(
         say(f"capability gap: the suite needs {gap['feature']}; {result.candidate_provider} "
             f"{gap['candidate_status']} ({gap['candidate_source']}), {result.baseline_provider} "
             f"{gap['baseline_status']}")
+    if result.judged.rows:
+        _judged_table(result.judged, candidate, baseline)
+
+
+def _judged_table(judged: Any, candidate: str, baseline: str) -> None:
+    columns = ["task", "n", "wins", "ties", "losses", "win - loss", "95% CI", "p", "verdict", "both orders agree"]
+    rows = [[r["task"], r["n"], r["wins"], r["ties"], r["losses"], f"{r['gap']:+.3f}", _span(r["ci_low"], r["ci_high"]),
+             r["p_value"], r["verdict"], f"{r['position_consistency']:.0%}"] for r in judged.rows]
+    render(columns, rows, "table", console,
+           title=f"judged by {judged.judge}: {candidate} vs {baseline} (pairwise, both orders)")
+    calibration = judged.calibration
+    if calibration:
+        kappa = "undefined" if calibration["kappa"] is None else f"{calibration['kappa']:.2f}"
+        say(f"judge {judged.judge}: Cohen's kappa {kappa} against {calibration['n']} labelled pairs "
+            f"({calibration['labels_file']}, {calibration['calibrated_at']:%Y-%m-%d})")
+    else:
+        say(f"judge {judged.judge}: not calibrated; run `harness judge calibrate --judge {judged.judge} "
+            "--labels FILE` on a labelled sample")
 
 
 def _csv_value(value: Any) -> Any:

@@ -14,6 +14,7 @@ from harness.cli.analysis import compare_cmd, probe_cmd, report_cmd, risk_cmd
 from harness.cli.catalog import data_app, providers_app, tasks_app
 from harness.cli.common import say
 from harness.cli.eval import eval_cmd
+from harness.cli.judge import judge_app
 from harness.cli.runs import cache_app, runs_app, sql_cmd
 from harness.cli.shards import export_cmd, merge_cmd
 from harness.cli.traffic import traffic_app
@@ -30,7 +31,7 @@ for name, command in (("eval", eval_cmd), ("sql", sql_cmd), ("compare", compare_
                       ("risk", risk_cmd), ("report", report_cmd), ("export", export_cmd), ("merge", merge_cmd)):
     app.command(name)(command)
 for name, group in (("providers", providers_app), ("tasks", tasks_app), ("runs", runs_app), ("data", data_app),
-                    ("cache", cache_app), ("traffic", traffic_app)):
+                    ("cache", cache_app), ("traffic", traffic_app), ("judge", judge_app)):
     app.add_typer(group, name=name)
 
 _state = {"debug": False}

@@ -37,6 +37,7 @@ class FakeProvider:
                 input_tokens=len(req.as_text().split()),
                 output_tokens=len(text.split()),
                 latency_ms=self.settings.delay_ms,
+                model_reported=self.info.model,  # as an API names the model that answered
             )
 
 

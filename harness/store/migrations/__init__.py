@@ -23,6 +23,7 @@ from harness.store.migrations import (
     m0008_tool_calls,
     m0009_traffic,
     m0010_failure_modes,
+    m0011_judges,
 )
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -38,6 +39,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0008_tool_calls", m0008_tool_calls.apply),
     ("0009_traffic", m0009_traffic.apply),
     ("0010_failure_modes", m0010_failure_modes.apply),
+    ("0011_judges", m0011_judges.apply),
 ]
 
 
