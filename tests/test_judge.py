@@ -183,6 +183,11 @@ def test_rubric_grades_are_stored_as_scores(judged_db: Path, profiles: Path, tmp
     rows = query(judged_db, "select mode, score, verdict_1, rubric_hash is not null, run_id is not null "
                             "from judgements")
     assert rows == [("rubric", 1.0, "pass", True, True)] * 6
+    # Both sides graded by the same judge and rubric: a paired comparison of the grades.
+    assert run_harness("judge", "rubric", "-c", "fake", "--judge", "grader", "--rubric", str(rubric), "--limit", "2",
+                       "--db", str(judged_db)).returncode == 0
+    shown = json.loads(run_harness("compare", "-b", "fake", "-c", "fake2", "--db", str(judged_db), "-f", "json").stdout)
+    assert [(r["n"], r["gap"], r["verdict"]) for r in shown["judged"]["rubric"]] == [(2, 0.0, "not worse")] * 3
     missing = run_harness("judge", "rubric", "-c", "fake2", "--judge", "grader", "--rubric", str(tmp_path / "no.txt"),
                           "--db", str(judged_db))
     assert missing.returncode == 2 and "rubric file" in one_error_line(missing)

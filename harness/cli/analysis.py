@@ -64,7 +64,8 @@ def compare_cmd(
             "unsupported": result.unsupported,
             "losses": {task: {"discordant": entry.discordant, "classes": entry.classes}
                        for task, entry in result.losses.items()},
-            "judged": {"rows": result.judged.rows, "calibration": result.judged.calibration},
+            "judged": {"rows": result.judged.rows, "calibration": result.judged.calibration,
+                       "rubric": result.judged.rubric},
             "rows": result.rows,
         }, indent=2, default=str))
         return
@@ -85,6 +86,11 @@ def compare_cmd(
             f"{gap['baseline_status']}")
     if result.judged.rows:
         _judged_table(result.judged, candidate, baseline)
+    if result.judged.rubric:
+        render(["task", "n", "baseline", "candidate", "gap", "95% CI", "verdict"],
+               [[r["task"], r["n"], f"{r['baseline_mean']:.3f}", f"{r['candidate_mean']:.3f}", f"{r['gap']:+.3f}",
+                 _span(r["ci_low"], r["ci_high"]), r["verdict"]] for r in result.judged.rubric], "table", console,
+               title=f"rubric grades by {result.judged.rubric[0]['judge']}: {candidate} vs {baseline}")
 
 
 def _judged_table(judged: Any, candidate: str, baseline: str) -> None:

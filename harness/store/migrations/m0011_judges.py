@@ -16,6 +16,9 @@ statistics they feed.
   -margin, 'worse' when its high end is below it), and the position-consistency rate (share of docs
   whose two orders agreed). A judge whose two orders agree on fewer than `min_consistency` (half)
   of the docs says more about the order than about the answers: its verdict is 'judge inconsistent'.
+- `rubric_gap(baseline, candidate, judge_name := null, suite_name := null, margin := 0.05)`: both
+  sides' rubric grades by the same judge and rubric, paired by doc: means, gap, paired t interval,
+  the same non-inferiority verdict.
 Shipped SQL is frozen: later changes go in a new migration.
 """
 
@@ -84,7 +87,35 @@ _JUDGED_GAP = """
         from both_sides order by part, task;
 """
 
+# Rubric grades of both sides' latest runs by the same judge and rubric, paired by doc (paired t).
+_RUBRIC_GAP = """
+    create macro rubric_gap(baseline, candidate, judge_name := null, suite_name := null, margin := 0.05) as table
+        with p as (select * from lh_pairs(baseline, candidate, suite_name)),
+        graded as (
+            select jd.*, p.baseline_run as b_run, p.candidate_run as c_run from judgements jd join p on jd.task = p.task
+            where jd.mode = 'rubric' and jd.error is null and jd.score is not null
+              and (judge_name is null or jd.judge = judge_name) and jd.run_id in (p.baseline_run, p.candidate_run)
+            qualify row_number() over (partition by jd.run_id, jd.task, jd.doc_id, jd.judge, jd.rubric_hash
+                                       order by jd.judged_at desc) = 1),
+        pairs as (
+            select b.task, b.judge, b.rubric_hash, b.score as b_score, c.score as c_score
+            from graded b join graded c using (task, doc_id, judge, rubric_hash)
+            where b.run_id = b.b_run and c.run_id = c.c_run),
+        agg as (
+            select task, any_value(judge) as judge, count(*) as n, avg(b_score) as baseline_mean,
+                   avg(c_score) as candidate_mean, avg(c_score - b_score) as gap,
+                   sqrt(coalesce(var_samp(c_score - b_score), 0) / count(*)) as se
+            from pairs group by task)
+        select task, judge, n, baseline_mean, candidate_mean, gap,
+               gap - lh_t975(greatest(n - 1, 1)::integer) * se as ci_low,
+               gap + lh_t975(greatest(n - 1, 1)::integer) * se as ci_high,
+               case when gap - lh_t975(greatest(n - 1, 1)::integer) * se > -margin then 'not worse'
+                    when gap + lh_t975(greatest(n - 1, 1)::integer) * se < -margin then 'worse'
+                    else 'inconclusive' end as verdict
+        from agg order by task;
+"""
+
 
 def apply(con: duckdb.DuckDBPyConnection) -> None:
-    for script in (_TABLES, _JUDGED_GAP):
+    for script in (_TABLES, _JUDGED_GAP, _RUBRIC_GAP):
         con.execute(script)
