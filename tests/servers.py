@@ -42,6 +42,9 @@ class ScriptedServer:
         self.in_flight = 0
         self.peak = 0
         self.bodies: list[dict[str, Any]] = []  # every request body, as received
+        # The model behind the endpoint: a new snapshot answers prompts marked "[drifts]" otherwise and
+        # reports another model name and fingerprint, as a vendor's silent update would.
+        self.snapshot = "1"
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
@@ -139,6 +142,8 @@ class ScriptedServer:
                 if server.delay_s:
                     time.sleep(server.delay_s)
                 answer = f"ok {content[-12:]}"
+                if server.snapshot != "1" and "[drifts]" in content:
+                    answer = "a new snapshot answers otherwise"
                 choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
                 if "prompt" in request:  # legacy completions
                     choice["text"] = answer
@@ -151,8 +156,10 @@ class ScriptedServer:
                 else:
                     choice["message"] = {"role": "assistant", "content": answer}
                 choices = [] if fault == "empty" else [choice]
-                body = {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "scripted-1",
-                        "system_fingerprint": "fp_scripted", "choices": choices,
+                model, fingerprint = ("scripted-1", "fp_scripted") if server.snapshot == "1" else (
+                    f"scripted-{server.snapshot}", f"fp_{server.snapshot}")
+                body = {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": model,
+                        "system_fingerprint": fingerprint, "choices": choices,
                         "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}}
                 self._send(200, json.dumps(body).encode())
 

@@ -61,7 +61,12 @@ def test_a_bad_openness_entry_is_one_line_from_the_cli(profiles: Path) -> None:
 def test_exposure_orders_the_classes() -> None:
     proprietary = load_profile("gpt-4o").openness
     llama, mistral, olmo = (load_profile(n).openness for n in ("llama", "mistral", "olmo2"))
-    assert exposure(proprietary) == 1.0
-    assert 0.5 < exposure(llama) < 1.0  # open weights with use restrictions
-    assert exposure(mistral) == 0.5  # Apache-2.0 weights, no restrictions
-    assert exposure(olmo) == 0.0
+    # With the index's grades: 1 - their score, in the order the index puts these models.
+    assert exposure(proprietary) == pytest.approx(1 - proprietary.index.score)  # type: ignore[union-attr]
+    assert exposure(proprietary) > exposure(llama) > exposure(mistral) > exposure(olmo) > 0
+    # Without them, by class and licence terms.
+    bare = [o.model_copy(update={"index": None}) for o in (proprietary, llama, mistral, olmo)]
+    assert exposure(bare[0]) == 1.0
+    assert 0.5 < exposure(bare[1]) < 1.0  # open weights with use restrictions
+    assert exposure(bare[2]) == 0.5  # Apache-2.0 weights, no restrictions
+    assert exposure(bare[3]) == 0.0

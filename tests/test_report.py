@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import ROOT, run_harness
 
 SECTIONS = ("verdict", "charts", "gap-chart", "quality-cost", "latency", "samples-needed", "tasks", "losses", "judged",
-            "openness", "capabilities", "risk", "provenance", "disagreements")
+            "drift", "openness", "capabilities", "risk", "provenance", "disagreements")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking")
 PAYLOAD = "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">"
 

@@ -13,24 +13,26 @@ import pytest
 
 from bench.synthetic import open_store
 from harness.analysis.compare import Comparison
-from harness.analysis.risk import RiskWeights, load_weights, parts_from
+from harness.analysis.risk import Incumbent, RiskWeights, load_weights, parts_from, retirement_part
+from harness.config.lifecycle import Lifecycle
 from harness.config.openness import Openness
 from harness.errors import HarnessError
 from tests.conftest import run_harness
 
-PARTS = ("quality", "infeasible", "features", "openness", "price")
+PARTS = ("quality", "infeasible", "features", "openness", "price", "retirement", "drift")
 LEVELS = (0.0, 0.3, 1.0)
 
 
 def _score(con: duckdb.DuckDBPyConnection, parts: dict[str, float], weights: dict[str, float]) -> float:
     args = [parts[p] for p in PARTS] + [weights[p] for p in PARTS]
-    return con.execute(f"select lh_risk_score({', '.join('?' * 10)})", args).fetchone()[0]  # type: ignore[index]
+    return con.execute(f"select lh_risk_score7({', '.join('?' * 14)})", args).fetchone()[0]  # type: ignore[index]
 
 
 def test_score_is_the_documented_weighted_mean() -> None:
     con = open_store()
     weights = RiskWeights().model_dump()
-    parts = {"quality": 0.2, "infeasible": 0.5, "features": 1.0, "openness": 1.0, "price": 0.0}
+    parts = {"quality": 0.2, "infeasible": 0.5, "features": 1.0, "openness": 1.0, "price": 0.0, "retirement": 0.25,
+             "drift": 0.1}
     expected = 100 * sum(weights[p] * parts[p] for p in PARTS) / sum(weights.values())
     assert _score(con, parts, weights) == pytest.approx(expected)
     assert _score(con, dict.fromkeys(PARTS, 0.0), weights) == 0
@@ -42,7 +44,7 @@ def test_a_worse_part_never_lowers_the_score(part: str) -> None:
     con = open_store()
     others = [p for p in PARTS if p != part]
     for weights in (RiskWeights().model_dump(), {**dict.fromkeys(PARTS, 1.0), part: 0.0}):
-        for values in itertools.product(LEVELS, repeat=len(others)):
+        for values in itertools.product((0.0, 1.0), repeat=len(others)):
             base = dict(zip(others, values, strict=True))
             scores = [_score(con, {**base, part: level}, weights) for level in LEVELS]
             assert scores == sorted(scores), (part, base, scores)
@@ -57,8 +59,8 @@ def _comparison(retained: float, verdicts: list[str], gaps: list[str], needed: l
     return Comparison("b", "c", None, 0.05, rows, capability_gaps=capability_gaps, needed_features=needed)
 
 
-PROPRIETARY = Openness.model_validate({"class": "proprietary", "licence": "proprietary", "weights": False,
-                                       "code": False, "data": False})
+PROPRIETARY = Incumbent(Openness.model_validate({"class": "proprietary", "licence": "proprietary", "weights": False,
+                                                 "code": False, "data": False}))
 
 
 def test_parts_follow_their_inputs() -> None:
@@ -70,8 +72,27 @@ def test_parts_follow_their_inputs() -> None:
     assert parts.features == pytest.approx((1 + 0.5) / 3)  # unverified counts half
     assert parts.openness == 1.0
     assert parts.price == pytest.approx(0.5)
+    assert (parts.retirement, parts.drift) == (0.0, 0.0)  # no retirement announced, never drift-checked
     better = parts_from(_comparison(1.3, ["feasible"], [], [], (2.0, 1.0)), PROPRIETARY)
     assert (better.quality, better.infeasible, better.features, better.price) == (0, 0, 0, 0)
+
+
+def test_retirement_and_drift_parts() -> None:
+    from datetime import date, timedelta
+
+    def lifecycle(days: int) -> Lifecycle:
+        today = date.today()
+        return Lifecycle(released=today - timedelta(days=800), deprecation_announced=today - timedelta(days=200),
+                         retirement=today + timedelta(days=days), source="https://example.com/deprecations",
+                         as_of=today)
+
+    assert retirement_part(None) == 0.0
+    assert retirement_part(lifecycle(-3)) == 1.0 and retirement_part(lifecycle(0)) == 1.0
+    assert retirement_part(lifecycle(73)) == pytest.approx(0.8) and retirement_part(lifecycle(400)) == 0.0
+    drifted = parts_from(_comparison(1.0, ["feasible"], [], [], (1.0, 1.0)),
+                         Incumbent(PROPRIETARY.openness, lifecycle(73), identical_share=0.75))
+    assert drifted.retirement == pytest.approx(0.8) and drifted.drift == pytest.approx(0.25)
+    assert drifted.detail["incumbent_days_to_retirement"] == 73
 
 
 @pytest.mark.parametrize("worse", ["retained", "verdicts", "gaps", "price"])

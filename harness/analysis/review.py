@@ -18,11 +18,13 @@ import duckdb
 from harness import __version__
 from harness.analysis import stats
 from harness.analysis.compare import CompareOptions, Comparison, compare, latency_notes, paired_scores
+from harness.analysis.drift import timeline
 from harness.analysis.features import feature_status, needed_features
-from harness.analysis.risk import RISK_PARTS, RiskWeights, parts_from
+from harness.analysis.risk import RISK_PARTS, RiskWeights, incumbent_from, parts_from
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
 from harness.config.features import FEATURES
-from harness.config.openness import Openness
+from harness.config.lifecycle import Lifecycle
+from harness.config.openness import DIMENSIONS, Openness
 from harness.store import Store
 from harness.store.reads import fetch_dicts, latest_profile
 
@@ -76,6 +78,8 @@ class ReportData:
     needed: list[str] = field(default_factory=list)
     provenance: list[dict[str, Any]] = field(default_factory=list)
     traffic: list[dict[str, Any]] = field(default_factory=list)  # imports behind a traffic suite
+    drift: list[dict[str, Any]] = field(default_factory=list)  # stored drift checks, oldest first
+    dimensions: tuple[str, ...] = DIMENSIONS
     # Per side: (name, five-number summary min/q1/median/q3/max, or None with no latencies).
     latencies: list[tuple[str, tuple[float, ...] | None]] = field(default_factory=list)
     generated_at: str = ""
@@ -111,7 +115,7 @@ def build(db: Path, options: ReportOptions) -> ReportData:
             openness=[{"provider": p, **openness[p]} for p in providers],
             capabilities=_capability_matrix(con, providers), needed=needed_features(con, run_ids),
             provenance=fetch_dicts(con.execute(_PROVENANCE, [run_ids])), latencies=_latencies(con, comparisons),
-            traffic=fetch_dicts(con.execute(_TRAFFIC, [run_ids])),
+            traffic=fetch_dicts(con.execute(_TRAFFIC, [run_ids])), drift=timeline(con, providers, options.suite),
             generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         )
     return data
@@ -121,10 +125,11 @@ def _candidate(con: duckdb.DuckDBPyConnection, comparison: Comparison, incumbent
                options: ReportOptions) -> CandidateReport:
     tasks = [r for r in comparison.rows if r["task"] != "OVERALL"]
     strata = [(*paired_scores(con, r), r["weight"]) for r in tasks]
-    parts = parts_from(comparison, Openness.model_validate(incumbent["entry"]))
+    parts = parts_from(comparison, incumbent_from(con, comparison.baseline_provider))
     weights = options.weights.model_dump()
     values = [getattr(parts, p) for p in RISK_PARTS] + [weights[p] for p in RISK_PARTS]
-    score = con.execute(f"select lh_risk_score({', '.join('?' * 10)})", values).fetchone()[0]  # type: ignore[index]
+    marks = ", ".join("?" * len(values))
+    score = con.execute(f"select lh_risk_score7({marks})", values).fetchone()[0]  # type: ignore[index]
     examples = []
     for row in tasks:
         found = con.execute(_EXAMPLES, [row["baseline_run"], row["candidate_run"], row["task"], row["metric"],
@@ -144,9 +149,14 @@ def _profile(con: duckdb.DuckDBPyConnection, provider: str) -> dict[str, Any]:
     if stored is None:
         return {"entry": {}, "model": "", "profile_hash": "", "pricing": {}}
     profile = stored["profile"]
-    entry = Openness.model_validate(profile["openness"]).model_dump(mode="json", by_alias=True)
+    openness = Openness.model_validate(profile["openness"])
+    entry = openness.model_dump(mode="json", by_alias=True)
+    lifecycle = Lifecycle.model_validate(profile["lifecycle"]) if profile.get("lifecycle") else None
     return {"entry": entry, "model": stored["model"], "profile_hash": stored["profile_hash"],
-            "pricing": profile.get("pricing") or {}}
+            "pricing": profile.get("pricing") or {},
+            "index_score": openness.index.score if openness.index else None,
+            "lifecycle": lifecycle.model_dump(mode="json") if lifecycle else None,
+            "days_to_retirement": lifecycle.days_to_retirement() if lifecycle else None}
 
 
 def _capability_matrix(con: duckdb.DuckDBPyConnection, providers: list[str]) -> list[dict[str, Any]]:

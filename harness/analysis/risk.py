@@ -1,8 +1,9 @@
 """Lock-in risk of an incumbent against its best candidate (docs/lockin-risk.md).
 
-Five parts, each in [0, 1] where 1 is most locked in, are computed here from `harness compare`'s
-numbers, the probed capabilities and the openness registry, stored in `risk_parts`, and combined in
-SQL (`lh_risk_score`, views `risk_scores` and `lockin_risk`) as a weighted mean on 0-100.
+Seven parts, each in [0, 1] where 1 is most locked in, are computed here from `harness compare`'s
+numbers, the probed capabilities, the openness registry (the index's grades where a profile has
+them), the incumbent's lifecycle and its drift checks, stored in `risk_parts`, and combined in SQL
+(`lh_risk_score7`, views `risk_scores` and `lockin_risk`) as a weighted mean on 0-100.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.analysis.compare import CompareOptions, Comparison, NotComparable, compare
 from harness.analysis.features import LACKING
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
+from harness.config.lifecycle import Lifecycle
 from harness.config.openness import Openness, exposure
 from harness.errors import HarnessError, one_line
 from harness.store import Store
@@ -35,6 +38,8 @@ class RiskWeights(BaseModel):
     features: float = Field(default=0.20, ge=0)  # API features the suite needs that the candidate lacks
     openness: float = Field(default=0.15, ge=0)  # how much of the incumbent a vendor controls
     price: float = Field(default=0.10, ge=0)  # what the candidate costs above the incumbent
+    retirement: float = Field(default=0.10, ge=0)  # how soon the incumbent's announced retirement comes
+    drift: float = Field(default=0.10, ge=0)  # how much the incumbent's answers changed between its runs
 
 
 def load_weights(path: Path | None) -> RiskWeights:
@@ -53,8 +58,8 @@ def load_weights(path: Path | None) -> RiskWeights:
     return weights
 
 
-# The five parts, in the order of `lh_risk_score`'s arguments (and of every table that shows them).
-RISK_PARTS = ("quality", "infeasible", "features", "openness", "price")
+# The seven parts, in the order of `lh_risk_score7`'s arguments (and of every table that shows them).
+RISK_PARTS = ("quality", "infeasible", "features", "openness", "price", "retirement", "drift")
 
 
 @dataclass(frozen=True)
@@ -64,15 +69,33 @@ class RiskParts:
     features: float
     openness: float
     price: float
+    retirement: float
+    drift: float
     detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Incumbent:
+    """What the store knows of the incumbent beyond one comparison."""
+
+    openness: Openness
+    lifecycle: Lifecycle | None = None
+    identical_share: float | None = None  # its latest drift check: share of identical answers
+
+
+def retirement_part(lifecycle: Lifecycle | None) -> float:
+    """1 once retired, falling linearly to 0 a year before; 0 when no retirement is announced."""
+    days = lifecycle.days_to_retirement() if lifecycle else None
+    return 0.0 if days is None else _clamp(1 - days / 365)
 
 
 def _clamp(value: float) -> float:
     return min(1.0, max(0.0, value))
 
 
-def parts_from(comparison: Comparison, incumbent: Openness) -> RiskParts:
-    """The five parts for one incumbent/candidate comparison."""
+def parts_from(comparison: Comparison, known: Incumbent) -> RiskParts:
+    """The seven parts for one incumbent/candidate comparison."""
+    incumbent = known.openness
     overall = next(r for r in comparison.rows if r["task"] == "OVERALL")
     tasks = [r for r in comparison.rows if r["task"] != "OVERALL"]
     retained = overall["retained"]
@@ -93,8 +116,16 @@ def parts_from(comparison: Comparison, incumbent: Openness) -> RiskParts:
         "baseline_cost_per_1k": base_cost, "candidate_cost_per_1k": cand_cost,
         "price_note": None if base_cost and cand_cost is not None else "no cost data on one side: price part 0",
         "mismatches": comparison.mismatches,
+        "incumbent_openness_index": incumbent.index.score if incumbent.index else None,
+        "incumbent_retirement": str(known.lifecycle.retirement) if known.lifecycle and known.lifecycle.retirement
+        else None,
+        "incumbent_days_to_retirement": known.lifecycle.days_to_retirement() if known.lifecycle else None,
+        "incumbent_identical_share": known.identical_share,
+        "drift_note": None if known.identical_share is not None else "no drift check of the incumbent: drift part 0",
     }
-    return RiskParts(quality, infeasible, features, exposure(incumbent), price, detail)
+    drift = 0.0 if known.identical_share is None else _clamp(1 - known.identical_share)
+    return RiskParts(quality, infeasible, features, exposure(incumbent), price, retirement_part(known.lifecycle),
+                     drift, detail)
 
 
 @dataclass(frozen=True)
@@ -125,7 +156,7 @@ def assess(db: Path, options: RiskOptions) -> tuple[list[dict[str, Any]], list[s
                 raise
             notes.append(f"{candidate} skipped: {exc}")
             continue
-        parts = parts_from(comparison, _openness(db, comparison.baseline_provider))
+        parts = parts_from(comparison, incumbent_known(db, comparison.baseline_provider))
         stored.append((comparison.candidate_provider, parts))
     if not stored:
         raise HarnessError("; ".join(notes))
@@ -140,12 +171,23 @@ def _other_providers(db: Path, incumbent: str, suite: str | None) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _openness(db: Path, provider: str) -> Openness:
+def incumbent_known(db: Path, provider: str) -> Incumbent:
     with Store(db, wait_s=10.0).connect(read_only=True) as con:
-        stored = latest_profile(con, provider)
+        return incumbent_from(con, provider)
+
+
+def incumbent_from(con: duckdb.DuckDBPyConnection, provider: str) -> Incumbent:
+    """The incumbent's stored openness and lifecycle, and the identical share of its latest drift check."""
+    stored = latest_profile(con, provider)
+    found = con.execute(
+        "select avg(identical_share) from drift_checks where provider = ? and checked_at ="
+        " (select max(checked_at) from drift_checks where provider = ?)", [provider, provider]).fetchone()
     if stored is None:
         raise HarnessError(f"no stored profile for '{provider}'")
-    return Openness.model_validate(stored["profile"]["openness"])
+    lifecycle = stored["profile"].get("lifecycle")
+    return Incumbent(Openness.model_validate(stored["profile"]["openness"]),
+                     Lifecycle.model_validate(lifecycle) if lifecycle else None,
+                     found[0] if found and found[0] is not None else None)
 
 
 def _store(db: Path, options: RiskOptions, stored: list[tuple[str, RiskParts]]) -> list[dict[str, Any]]:

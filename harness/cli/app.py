@@ -13,6 +13,7 @@ import typer
 from harness.cli.analysis import compare_cmd, probe_cmd, report_cmd, risk_cmd
 from harness.cli.catalog import data_app, providers_app, tasks_app
 from harness.cli.common import say
+from harness.cli.drift import drift_cmd
 from harness.cli.eval import eval_cmd
 from harness.cli.judge import judge_app
 from harness.cli.runs import cache_app, runs_app, sql_cmd
@@ -28,7 +29,8 @@ app = typer.Typer(
     rich_markup_mode=None,  # help is text: "[default: smollm2]" must not be read as a markup tag
 )
 for name, command in (("eval", eval_cmd), ("sql", sql_cmd), ("compare", compare_cmd), ("probe", probe_cmd),
-                      ("risk", risk_cmd), ("report", report_cmd), ("export", export_cmd), ("merge", merge_cmd)):
+                      ("risk", risk_cmd), ("report", report_cmd), ("export", export_cmd), ("merge", merge_cmd),
+                      ("drift", drift_cmd)):
     app.command(name)(command)
 for name, group in (("providers", providers_app), ("tasks", tasks_app), ("runs", runs_app), ("data", data_app),
                     ("cache", cache_app), ("traffic", traffic_app), ("judge", judge_app)):

@@ -32,14 +32,18 @@ def providers_list(fmt: FormatOption = "table") -> None:
 
 @providers_app.command("show")
 def providers_show(name: Annotated[str, typer.Argument(help="Profile name.")]) -> None:
-    """Show one profile as validated (allow-listed fields; never a key).
+    """Show one profile as validated (allow-listed fields; never a key), with the days left to the
+    model's announced retirement and the openness index's summary score (open 1, partial 0.5, closed 0).
 
     Example: harness providers show smollm2
     """
     from harness.config.profiles import load_profile
 
     profile = load_profile(name)
-    print(json.dumps({**profile.public_dict(), "profile_hash": profile.content_hash()}, indent=2))
+    lifecycle, index = profile.lifecycle, profile.openness.index
+    print(json.dumps({**profile.public_dict(), "profile_hash": profile.content_hash(),
+                      "days_to_retirement": lifecycle.days_to_retirement() if lifecycle else None,
+                      "openness_index_score": round(index.score, 3) if index else None}, indent=2))
 
 
 @tasks_app.command("list")

@@ -7,6 +7,7 @@ licence is an SPDX id, a `LicenseRef-` id for custom terms, `proprietary`, or `N
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -44,6 +45,52 @@ class Restriction(BaseModel):
     detail: str = Field(min_length=1)
 
 
+# The European Open Source AI Index's dimensions (osai-index.eu; Liesenfeld & Dingemanse 2024), in
+# its three areas: availability, documentation, access. The index stopped grading `package` and
+# `api` on 2026-03-13; profiles carry its last grades for them.
+DIMENSIONS = (
+    "datasources_basemodel", "datasources_endmodel", "weights_basemodel", "weights_endmodel", "trainingcode",
+    "code", "hardware_architecture", "preprint", "paper", "modelcard", "datasheet", "package", "api", "licenses",
+)
+Grade = Literal["open", "partial", "closed"]
+GRADE_SCORE = {"open": 1.0, "partial": 0.5, "closed": 0.0}
+
+
+class Dimension(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grade: Grade
+    link: str | None = Field(default=None, pattern=r"^https?://")
+    note: str | None = None
+
+
+class IndexGrades(BaseModel):
+    """A model's grades on the index's 14 dimensions, with where and when they were read. `entry` names
+    the index entry graded (the index grades a family's flagship; it may not be this exact size)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entry: str
+    source: str = Field(pattern=r"^https?://")
+    as_of: date
+    dimensions: dict[str, Dimension]
+
+    @model_validator(mode="after")
+    def _all_dimensions(self) -> IndexGrades:
+        unknown = sorted(set(self.dimensions) - set(DIMENSIONS))
+        if unknown:
+            raise ValueError(f"unknown openness dimension '{unknown[0]}'; the index's are {', '.join(DIMENSIONS)}")
+        missing = [d for d in DIMENSIONS if d not in self.dimensions]
+        if missing:
+            raise ValueError(f"openness dimension '{missing[0]}' is missing ({len(missing)} of {len(DIMENSIONS)})")
+        return self
+
+    @property
+    def score(self) -> float:
+        """The index's summary: open 1, partial 0.5, closed 0, averaged over the 14 dimensions."""
+        return sum(GRADE_SCORE[d.grade] for d in self.dimensions.values()) / len(DIMENSIONS)
+
+
 class Openness(BaseModel):
     """How open a model is: the open-source / open-weight / proprietary split, the Model Openness
     Framework class (I is most open), OSI's Open Source AI Definition status, and the licence."""
@@ -59,6 +106,7 @@ class Openness(BaseModel):
     data: bool
     restrictions: list[Restriction] = []
     sources: list[str] = []
+    index: IndexGrades | None = None  # graded the way the field grades it; shipped profiles carry it
 
     @model_validator(mode="after")
     def _consistent(self) -> Openness:
@@ -89,11 +137,13 @@ _NOT_OPEN = {"user-cap", "field-of-use", "non-commercial", "acceptable-use", "ou
 
 
 def exposure(openness: Openness) -> float:
-    """0 (nothing a vendor can take away) to 1 (everything is the vendor's): the class, then the licence.
-
-    proprietary 1.0; open-weight 0.5, plus 0.1 per kind of use restriction (at most 0.9);
+    """0 (nothing a vendor can take away) to 1 (everything is the vendor's). With the index's grades:
+    1 - their score (a model open on every dimension 0, closed on all 1). Without them, by class and
+    licence: proprietary 1.0; open-weight 0.5, plus 0.1 per kind of use restriction (at most 0.9);
     open-source 0.0. Used as the incumbent-openness part of the lock-in risk score.
     """
+    if openness.index is not None:
+        return 1.0 - openness.index.score
     if openness.class_ == "proprietary":
         return 1.0
     if openness.class_ == "open-weight":

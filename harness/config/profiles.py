@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.config.features import Capability
+from harness.config.lifecycle import Lifecycle
 from harness.config.names import check_name
 from harness.config.openness import Openness
 from harness.config.paths import providers_dir
@@ -123,6 +124,7 @@ class Profile(_Strict):
     base_url: str | None = None
     generation: Generation = Generation()
     openness: Openness
+    lifecycle: Lifecycle | None = None  # shipped profiles carry one (tests/test_lifecycle.py)
     pricing: Pricing = Pricing()
     capabilities: dict[Capability, bool] = {}  # declared; `harness probe` measures
     hf: HFSettings | None = None
@@ -187,7 +189,7 @@ class Profile(_Strict):
 
 _PUBLIC_FIELDS = (
     "name", "kind", "model", "revision", "description", "chat_template", "api_key_env", "base_url",
-    "generation", "openness", "pricing", "capabilities", "hf", "openai", "fake",
+    "generation", "openness", "lifecycle", "pricing", "capabilities", "hf", "openai", "fake",
 )
 
 

@@ -7,9 +7,10 @@ The runner then executes the plan; it never goes back to ask these questions aga
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from harness.config.lifecycle import lifecycle_warning
 from harness.config.overrides import apply_overrides
 from harness.config.profiles import Profile, load_profile
 from harness.config.suites import Suite, adhoc_suite, load_suite
@@ -35,9 +36,22 @@ class RunPlan:
     limit: int | None
     target: resume.ResumeTarget | None = None  # the unfinished run this one finishes
     offer: dict[str, Any] | None = None  # an unfinished run that a new run could resume instead
+    warnings: list[str] = field(default_factory=list)  # one-line notes, e.g. a retirement within 90 days
 
 
 def plan_run(options: EvalOptions, store: Store, main: bool = True) -> RunPlan:
+    """Resolve the options into a plan (see _resolve); a model past its retirement date is refused
+    here, before any request, and one within 90 days of it is warned about. Imported runs (logged
+    answers) call no model, so they are not checked."""
+    plan = _resolve(options, store, main)
+    if not options.imported:
+        warning = lifecycle_warning(plan.profile.name, plan.profile.lifecycle)
+        if warning:
+            plan.warnings.append(warning)
+    return plan
+
+
+def _resolve(options: EvalOptions, store: Store, main: bool) -> RunPlan:
     """Resolve the options into a plan; `--resume RUN_ID` takes everything from the stored run,
     `--resume latest` finds the newest unfinished run of the same profile, suite and limit.
     Only the main process (`main`) looks for an offer: the others must not contend for the file."""

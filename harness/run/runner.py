@@ -197,6 +197,9 @@ def run_eval(options: EvalOptions, progress: Progress | None = None,
             record_provider(con, plan.profile)
         if plan.offer is not None and notify is not None:
             notify(resume.offer_line(plan.offer))
+        if notify is not None:
+            for warning in plan.warnings:
+                notify(warning)
     _, loaded = load_tasks(plan.suite.task_names, options.include_path)
     import harness.run.lm_adapter  # noqa: F401  (lm-eval's model layer takes seconds: before the run row)
 

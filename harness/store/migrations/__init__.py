@@ -24,6 +24,7 @@ from harness.store.migrations import (
     m0009_traffic,
     m0010_failure_modes,
     m0011_judges,
+    m0012_operations,
 )
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -40,6 +41,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0009_traffic", m0009_traffic.apply),
     ("0010_failure_modes", m0010_failure_modes.apply),
     ("0011_judges", m0011_judges.apply),
+    ("0012_operations", m0012_operations.apply),
 ]
 
 
