@@ -84,7 +84,8 @@ lock:
 	rm -rf $(LOCK_VENV)
 
 serve-llamacpp: $(LLAMACPP_STAMP)
-	$(BIN)/python -m llama_cpp.server --model "$(GGUF)" --host 127.0.0.1 --port $(PORT) --n_threads 2
+	$(BIN)/python -m llama_cpp.server --model "$(GGUF)" --host 127.0.0.1 --port $(PORT) --n_threads 2 \
+		--interrupt_requests False
 
 eval: $(STAMP)
 	$(if $(filter-out smoke,$(SUITE)),$(BIN)/harness data pull)

@@ -175,7 +175,7 @@ class LlamaCppServer:
         self.log = log
         self.command = [
             sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-            "--port", str(self.port), "--n_threads", "2", "--n_ctx", "2048",
+            "--port", str(self.port), "--n_threads", "2", "--n_ctx", "2048", "--interrupt_requests", "False",
         ]
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from harness.analysis import failures, features, guard, judged, stats
+from harness.analysis import capacity, failures, features, guard, judged, stats
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE, check_max_error_rate, percent
 from harness.errors import HarnessError
 from harness.store import Store
@@ -52,6 +52,8 @@ class Comparison:
     losses: dict[str, failures.TaskLosses] = field(default_factory=dict)
     # A judge's pairwise verdicts on the same runs, when judged (harness judge pairwise).
     judged: judged.Judged = field(default_factory=judged.Judged)
+    # Monthly bills at the team's traffic (CompareOptions.targets): API prices or self-hosted replicas.
+    bills: list[capacity.Bill] = field(default_factory=list)
 
     @property
     def label(self) -> str | None:
@@ -72,6 +74,8 @@ class CompareOptions:
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
     examples: int = 0  # examples of each failure class to fetch (the report shows them)
     judge: str | None = None  # whose pairwise verdicts to show (default: any judge's latest)
+    targets: capacity.Targets | None = None  # traffic and latency targets: with them, both monthly bills
+    serving: str | None = None  # the profile whose load tests size the candidate (a server of its model)
 
 
 def compare(db: Path, options: CompareOptions) -> Comparison:
@@ -107,6 +111,10 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
             row["losses"] = lost[row["task"]].summary() if row["task"] in lost else None
         preference = judged.judged(con, options.baseline, options.candidate, options.suite, options.margin,
                                    options.judge)
+        bills = [] if options.targets is None else [
+            capacity.bill_for(con, side, name, [r[f"{side}_run"] for r in task_rows],
+                              options.serving if side == "candidate" else None, options.targets)
+            for side, name in (("baseline", sides[0]), ("candidate", sides[1]))]
     if options.holm:
         task_rows = [r for r in rows if r["task"] != "OVERALL"]
         adjusted = stats.holm([r["p_value"] for r in task_rows])
@@ -114,7 +122,7 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
             row["p_holm"] = adjusted[task_rows.index(row)] if row in task_rows else None
     comparison = Comparison(options.baseline, options.candidate, options.suite, options.margin, rows,
                             [m.line() for m in mismatches], gaps, needed, *sides, latency_basis=basis,
-                            unsupported=unsupported, losses=lost, judged=preference)
+                            unsupported=unsupported, losses=lost, judged=preference, bills=bills)
     by_task: dict[str, list[str]] = {}
     for m in mismatches:
         by_task.setdefault(m.task, []).append(m.kind)

@@ -17,6 +17,7 @@ import duckdb
 
 from harness import __version__
 from harness.analysis import stats
+from harness.analysis.capacity import Targets
 from harness.analysis.compare import CompareOptions, Comparison, compare, latency_notes, paired_scores
 from harness.analysis.drift import timeline
 from harness.analysis.features import feature_status, needed_features
@@ -96,12 +97,15 @@ class ReportOptions:
     allow_mismatch: bool = False
     examples: int = 3
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
+    targets: Targets | None = None  # traffic and latency targets: the monthly bills beside each verdict
+    serving: str | None = None  # the profile whose load tests size the candidates
 
 
 def build(db: Path, options: ReportOptions) -> ReportData:
     comparisons = [compare(db, CompareOptions(options.baseline, c, options.suite, options.margin,
                                               options.allow_mismatch, max_error_rate=options.max_error_rate,
-                                              examples=min(options.examples, 2)))
+                                              examples=min(options.examples, 2), targets=options.targets,
+                                              serving=options.serving))
                    for c in options.candidates]
     with Store(db, wait_s=10.0).connect(read_only=True) as con:
         baseline_provider = comparisons[0].baseline_provider

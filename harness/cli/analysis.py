@@ -29,6 +29,31 @@ _TABLE = (
 )
 
 
+RequestsPerDay = Annotated[float | None, typer.Option(
+    help="The team's volume: with it, both monthly bills (API token prices, or self-hosted replicas sized "
+         "from `harness load` tests) are shown beside the verdict.", min=0)]
+PeakFactor = Annotated[float, typer.Option(help="Peak hour's request rate over the day's mean.", min=1)]
+SloTtft = Annotated[float, typer.Option(help="Target p95 time to first token (ms), for replica sizing.", min=1)]
+SloItl = Annotated[float, typer.Option(help="Target p95 inter-token latency (ms), for replica sizing.", min=1)]
+ServingOption = Annotated[str | None, typer.Option(
+    help="The profile whose load tests size the candidate (a server of its model, e.g. llamacpp for smollm2).")]
+
+
+def _targets(requests_per_day: float | None, peak: float, ttft: float, itl: float) -> Any:
+    from harness.analysis.capacity import Targets
+
+    return None if requests_per_day is None else Targets(requests_per_day, peak, ttft, itl)
+
+
+def print_bills(bills: list[Any]) -> None:
+    """Each side's monthly bill and the assumptions behind it."""
+    for bill in bills:
+        amount = f"${bill.monthly_usd:,.2f}/month" if bill.monthly_usd is not None else "no bill"
+        say(f"bill, {bill.side} {bill.provider} ({bill.kind}): {amount}")
+        for line in bill.assumptions:
+            say(f"  - {line}")
+
+
 def compare_cmd(
     baseline: Annotated[str, typer.Option("--baseline", "-b", help="Incumbent: a provider name or a run id.")],
     candidate: Annotated[str, typer.Option("--candidate", "-c", help="Candidate: a provider name or a run id.")],
@@ -42,6 +67,11 @@ def compare_cmd(
     max_error_rate: MaxErrorRateOption = MAX_ERROR_RATE,
     judge: Annotated[str | None, typer.Option(
         help="Show this judge's pairwise verdicts (default: the latest judge's, when the runs were judged).")] = None,
+    requests_per_day: RequestsPerDay = None,
+    peak_factor: PeakFactor = 3.0,
+    slo_ttft_ms: SloTtft = 1000.0,
+    slo_itl_ms: SloItl = 100.0,
+    serving: ServingOption = None,
     fmt: FormatOption = "table",
     db: DbOption = None,
 ) -> None:
@@ -55,6 +85,7 @@ def compare_cmd(
     result = compare(database(db), CompareOptions(
         baseline=baseline, candidate=candidate, suite=suite, margin=margin, allow_mismatch=allow_mismatch,
         holm=holm, bootstrap_iterations=bootstrap, max_error_rate=max_error_rate, judge=judge,
+        targets=_targets(requests_per_day, peak_factor, slo_ttft_ms, slo_itl_ms), serving=serving,
     ))
     if output == "json":
         print(json.dumps({
@@ -66,6 +97,7 @@ def compare_cmd(
                        for task, entry in result.losses.items()},
             "judged": {"rows": result.judged.rows, "calibration": result.judged.calibration,
                        "rubric": result.judged.rubric},
+            "bills": [vars(bill) for bill in result.bills],
             "rows": result.rows,
         }, indent=2, default=str))
         return
@@ -84,6 +116,7 @@ def compare_cmd(
         say(f"capability gap: the suite needs {gap['feature']}; {result.candidate_provider} "
             f"{gap['candidate_status']} ({gap['candidate_source']}), {result.baseline_provider} "
             f"{gap['baseline_status']}")
+    print_bills(result.bills)
     if result.judged.rows:
         _judged_table(result.judged, candidate, baseline)
     if result.judged.rubric:
@@ -208,6 +241,11 @@ def report_cmd(
     allow_mismatch: Annotated[bool, typer.Option("--allow-mismatch", help="Report non-comparable runs, "
                                                  "labelled as such.")] = False,
     max_error_rate: MaxErrorRateOption = MAX_ERROR_RATE,
+    requests_per_day: RequestsPerDay = None,
+    peak_factor: PeakFactor = 3.0,
+    slo_ttft_ms: SloTtft = 1000.0,
+    slo_itl_ms: SloItl = 100.0,
+    serving: ServingOption = None,
     db: DbOption = None,
 ) -> None:
     """Write the decision-review report: one self-contained HTML page and a Markdown twin.
@@ -220,6 +258,7 @@ def report_cmd(
 
     data = build(database(db), ReportOptions(
         baseline=baseline, candidates=candidate, suite=suite, margin=margin, weights=load_weights(weights),
-        allow_mismatch=allow_mismatch, max_error_rate=max_error_rate))
+        allow_mismatch=allow_mismatch, max_error_rate=max_error_rate,
+        targets=_targets(requests_per_day, peak_factor, slo_ttft_ms, slo_itl_ms), serving=serving))
     html, markdown = write(data, output)
     say(f"report written: {html} and {markdown}")

@@ -43,6 +43,11 @@ def usd(value: float | None) -> str:
     return "—" if value is None else f"${value:.4g}"
 
 
+def money(value: float | None) -> str:
+    """A monthly amount: dollars and cents with thousands separators."""
+    return "—" if value is None else f"${value:,.2f}"
+
+
 def ms(value: float | None) -> str:
     return "—" if value is None else f"{value:.0f} ms"
 
@@ -69,7 +74,7 @@ def _env(autoescape: bool) -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=autoescape,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(num=num, signed=signed, usd=usd, ms=ms, pvalue=pvalue, md=md_cell, fence=fence)
+    env.filters.update(num=num, signed=signed, usd=usd, money=money, ms=ms, pvalue=pvalue, md=md_cell, fence=fence)
     env.globals.update(span=span, errors_line=errors_line)
     return env
 

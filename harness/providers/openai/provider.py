@@ -10,12 +10,10 @@ import asyncio
 import json
 import os
 import queue
-import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx2  # the openai SDK's HTTP layer (its dependency): raw responses come back as httpx2.Response
 import openai
@@ -24,6 +22,7 @@ from openai import AsyncOpenAI
 from harness.config.profiles import OpenAISettings, Profile
 from harness.errors import HarnessError, ProviderAuthError
 from harness.providers.base import GenRequest, GenResult, ProviderInfo, ToolCall, cut_at_stop
+from harness.providers.openai.client import check_reachable, new_client
 from harness.providers.openai.ratelimit import RateLimiter
 from harness.providers.openai.retry import RetryPolicy, is_retryable_status, retry_after_s
 
@@ -67,7 +66,7 @@ class OpenAIProvider:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: AsyncOpenAI | None = None
         self._make_client()
-        _check_reachable(self.name, self.base_url)
+        check_reachable(self.name, self.base_url)
         self.info = ProviderInfo(
             name=profile.name, kind="openai", model=profile.model, revision=profile.revision,
             capabilities=dict(profile.capabilities),
@@ -78,20 +77,7 @@ class OpenAIProvider:
         )
 
     def _new_client(self) -> AsyncOpenAI:
-        # Local servers take any key; the SDK insists on one, so send a placeholder.
-        key = os.environ.get(self.key_env, "") if self.key_env else ""
-        return AsyncOpenAI(
-            api_key=key or "not-needed", base_url=self.base_url, organization=self.settings.organization,
-            project=self.settings.project, timeout=self.settings.timeout_s, max_retries=0,
-            http_client=self._http_client(),
-        )
-
-    def _http_client(self) -> Any:
-        # The SDK's aiohttp transport costs about half the CPU per request of its default httpx
-        # one, which decides throughput at high concurrency on small machines (bench/api_throughput.py).
-        if self.settings.http_backend == "aiohttp":
-            return openai.DefaultAioHttpClient(timeout=self.settings.timeout_s)
-        return openai.DefaultAsyncHttpxClient(timeout=self.settings.timeout_s)
+        return new_client(self.settings, self.base_url, self.key_env)
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         """One event loop thread per provider, so clients and their connections live across calls
@@ -302,19 +288,6 @@ class OpenAIProvider:
         """Servers sometimes echo the key in error bodies: never let it reach the store."""
         key = os.environ.get(self.key_env, "") if self.key_env else ""
         return text.replace(key, "***") if len(key) >= 4 else text
-
-
-def _check_reachable(name: str, base_url: str) -> None:
-    """Fail fast, before a run starts, when nothing listens at the endpoint (skipped behind a proxy)."""
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")):
-        return
-    parts = urlsplit(base_url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        socket.create_connection((parts.hostname or "", port), timeout=5).close()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise HarnessError(f"provider '{name}': cannot reach {base_url} ({reason}); is the server running?") from exc
 
 
 def create(profile: Profile) -> OpenAIProvider:

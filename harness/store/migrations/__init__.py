@@ -25,6 +25,7 @@ from harness.store.migrations import (
     m0010_failure_modes,
     m0011_judges,
     m0012_operations,
+    m0013_load,
 )
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -42,6 +43,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0010_failure_modes", m0010_failure_modes.apply),
     ("0011_judges", m0011_judges.apply),
     ("0012_operations", m0012_operations.apply),
+    ("0013_load", m0013_load.apply),
 ]
 
 
