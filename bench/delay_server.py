@@ -9,13 +9,10 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 from aiohttp import web
 
-from bench.loopback import free_port
+from bench.loopback import start_server
 
 
 def make_app(delay_s: float) -> web.Application:
@@ -42,18 +39,7 @@ def make_app(delay_s: float) -> web.Application:
 
 def start(delay_s: float) -> tuple[subprocess.Popen[bytes], str]:
     """Start the server in a child process; return (process, base_url) once it answers."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bench.delay_server", str(delay_s), str(port)],
-                               cwd=Path(__file__).resolve().parent.parent)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    for _ in range(200):
-        try:
-            with urllib.request.urlopen(f"{base_url}/models", timeout=1):
-                return process, base_url
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("delay server did not start")
+    return start_server("bench.delay_server", str(delay_s))
 
 
 if __name__ == "__main__":

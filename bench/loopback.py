@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -10,3 +15,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def start_server(module: str, *args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Run `python -m MODULE ARGS... PORT` in a child process (its own GIL, so it never slows the client
+    measured); return (process, base_url) once GET /v1/models answers."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", module, *args, str(port)],
+                               cwd=Path(__file__).resolve().parent.parent)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(f"{base_url}/models", timeout=1):
+                return process, base_url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{module} did not start")

@@ -2,7 +2,7 @@
 the first after `ttft_ms`, each next one `itl_ms` later. A load test against it must find those
 numbers back. `fail_after` makes it answer HTTP 500 once it has served that many requests (a server
 that starts failing mid-run). Async (aiohttp); run in its own process so it never shares a GIL with
-the client being measured. Usage: python -m bench.stream_server TTFT_MS ITL_MS TOKENS PORT [FAIL_AFTER]
+the client being measured. Usage: python -m bench.stream_server TTFT_MS ITL_MS TOKENS FAIL_AFTER PORT
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ import json
 import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
 from aiohttp import web
 
-from bench.loopback import free_port
+from bench.loopback import start_server
 
 
 def make_app(ttft_ms: float, itl_ms: float, tokens: int, fail_after: int = 0) -> web.Application:
@@ -69,21 +67,10 @@ def make_app(ttft_ms: float, itl_ms: float, tokens: int, fail_after: int = 0) ->
 
 def start(ttft_ms: float, itl_ms: float, tokens: int, fail_after: int = 0) -> tuple[subprocess.Popen[bytes], str]:
     """Start the server in a child process; return (process, base_url) once it answers."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bench.stream_server", str(ttft_ms), str(itl_ms), str(tokens),
-                                str(port), str(fail_after)], cwd=Path(__file__).resolve().parent.parent)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    for _ in range(200):
-        try:
-            with urllib.request.urlopen(f"{base_url}/models", timeout=1):
-                return process, base_url
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("stream server did not start")
+    return start_server("bench.stream_server", str(ttft_ms), str(itl_ms), str(tokens), str(fail_after))
 
 
 if __name__ == "__main__":
-    fail = int(sys.argv[5]) if len(sys.argv) > 5 else 0
-    web.run_app(make_app(float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), fail), host="127.0.0.1",
-                port=int(sys.argv[4]), print=None, access_log=None, backlog=1024)
+    # TTFT_MS ITL_MS TOKENS FAIL_AFTER PORT (start() appends the port last).
+    web.run_app(make_app(float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])),
+                host="127.0.0.1", port=int(sys.argv[5]), print=None, access_log=None, backlog=1024)
