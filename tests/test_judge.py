@@ -136,16 +136,18 @@ def test_verdicts_grades_families_and_kappa() -> None:
 def test_the_embedded_model_judges_through_llamacpp(judged_db: Path, llamacpp_server,  # type: ignore[no-untyped-def]
                                                     tmp_path: Path) -> None:
     env = {"LLAMACPP_BASE_URL": llamacpp_server.base_url}
-    result = run_harness("judge", "pairwise", "-b", "fake", "-c", "fake2", "--judge", "llamacpp", "--limit", "3",
+    result = run_harness("judge", "pairwise", "-b", "fake", "-c", "fake2", "--judge", "llamacpp", "--limit", "1",
                          "--db", str(judged_db), env=env)
     assert result.returncode == 0, result.stderr
     rows = query(judged_db, "select outcome, reply_1, reply_2, judge_model_reported, error from judgements")
-    assert len(rows) == 9 and all(r[1] and r[2] and r[3] and r[4] is None for r in rows)
+    assert len(rows) == 3 and all(r[1] and r[2] and r[3] and r[4] is None for r in rows)
     assert {r[0] for r in rows} <= {"win", "tie", "loss"}
-    calibrated = run_harness("judge", "calibrate", "--judge", "llamacpp", "--labels", str(LABELS),
+    labels = tmp_path / "labels.jsonl"  # four of the shipped labels: A, B, tie, A
+    labels.write_text("\n".join(LABELS.read_text().splitlines()[i] for i in (0, 1, 4, 5)) + "\n")
+    calibrated = run_harness("judge", "calibrate", "--judge", "llamacpp", "--labels", str(labels),
                              "--db", str(judged_db), env=env)
     assert calibrated.returncode == 0, calibrated.stderr
-    assert re.search(r"on 12 labelled examples: agreement \d+%, Cohen's kappa (-?\d\.\d{3}|undefined)",
+    assert re.search(r"on 4 labelled examples: agreement \d+%, Cohen's kappa (-?\d\.\d{3}|undefined)",
                      calibrated.stdout)
     assert query(judged_db, "select count(*) from judge_calibrations where judge = 'llamacpp'") == [(1,)]
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -101,12 +103,23 @@ CLI_CASES = {
 }
 
 
+@pytest.fixture(scope="module")
+def before(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tasks folder and a database holding one earlier import: what a refused import must leave alone."""
+    folder = tmp_path_factory.mktemp("before")
+    tasks, db = folder / "tasks", folder / "traffic.duckdb"
+    shutil.copytree(ROOT / "tasks", tasks)
+    result = run_harness("traffic", "import", str(DATA / "plain.jsonl"), "--name", "before", "--db", str(db),
+                         env={"HARNESS_TASKS_DIR": str(tasks)})
+    assert result.returncode == 0, result.stderr
+    return tasks, db
+
+
 @pytest.mark.parametrize("kind", list(CLI_CASES))
-def test_malformed_traffic_is_one_line_and_writes_nothing(kind: str, tasks: Path, isolated_runs: Path,
+def test_malformed_traffic_is_one_line_and_writes_nothing(kind: str, before: tuple[Path, Path],
                                                           tmp_path: Path) -> None:
-    db = isolated_runs / "traffic.duckdb"
-    _import(db, str(DATA / "plain.jsonl"), "--name", "before")  # a database and a suite that must not change
-    before, db_bytes = _tree(tasks), db.read_bytes()
+    tasks, db = before
+    before_tree, db_bytes = _tree(tasks), db.read_bytes()
     case = CLI_CASES[kind]
     name, extra = "bad", []
     if case is None:
@@ -118,12 +131,11 @@ def test_malformed_traffic_is_one_line_and_writes_nothing(kind: str, tasks: Path
         extra = {"incumbent without answers": ["--incumbent", "gpt-4o"],
                  "unknown incumbent": ["--incumbent", "nosuch"]}.get(kind, [])
         name = {"a shipped suite's name": "smoke", "a path as the name": "../evil"}.get(kind, name)
-    result = run_harness("traffic", "import", str(path), "--name", name, "--db", str(db), *extra)
+    result = run_harness("traffic", "import", str(path), "--name", name, "--db", str(db), *extra,
+                         env={"HARNESS_TASKS_DIR": str(tasks)})
     assert result.returncode == 2, result.stderr
-    import re
-
     assert re.search(pattern, one_error_line(result)), result.stderr
-    assert _tree(tasks) == before and db.read_bytes() == db_bytes
+    assert _tree(tasks) == before_tree and db.read_bytes() == db_bytes
 
 
 def test_the_cli_matrix_is_broad() -> None:
