@@ -142,3 +142,18 @@ def test_debug_shows_the_traceback(isolated_runs: Path) -> None:
     assert plain.returncode == 2 and "Traceback" not in plain.stderr
     debug = run_harness("--debug", "eval", "-p", "../evil")
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "HarnessError" in debug.stderr
+
+
+def test_an_interrupt_a_library_wrapped_is_still_an_interrupt() -> None:
+    """Python 3.11 wraps a Ctrl-C that lands while an imported class is set up in RuntimeError('Error
+    calling __set_name__ ...'); that is an interrupt (exit 130), not a bug (exit 1)."""
+    from harness.cli.app import _caused_by_interrupt
+
+    class Field:
+        def __set_name__(self, owner: type, name: str) -> None:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RuntimeError) as wrapped:
+        type("Model", (), {"field": Field()})
+    assert _caused_by_interrupt(wrapped.value)
+    assert not _caused_by_interrupt(RuntimeError("a bug"))

@@ -68,6 +68,19 @@ def _usage_line(exc: Exception) -> tuple[str, int] | None:
     return (f"error: {text}{where}" if text else "", code)  # no text: help was already shown
 
 
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    """A Ctrl-C that a library wrapped: Python 3.11 turns one raised while a class body is set up during
+    an import into RuntimeError('Error calling __set_name__ ...') with the interrupt as its cause."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def main() -> None:
     """Entry point: one line and exit 2 for user errors (full traceback with --debug)."""
     try:
@@ -85,7 +98,7 @@ def main() -> None:
         say("error: interrupted", stderr=True)
         sys.exit(130)
     except Exception as exc:  # a bug or an unexpected library error: still one line, unless --debug
-        if type(exc).__name__ == "Abort":  # click's wrapping of a Ctrl-C
+        if type(exc).__name__ == "Abort" or _caused_by_interrupt(exc):  # a Ctrl-C, wrapped
             say("error: interrupted", stderr=True)
             sys.exit(130)
         usage = _usage_line(exc)
