@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from bench import stream_server
+from bench.loopback import server_profile
 
 TTFT_MS, ITL_MS, TOKENS = 150.0, 15.0, 16
 LEVELS = (1, 4, 16)
@@ -31,18 +32,7 @@ PAIRS = 2
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).parent / "results" / "load_peer.json"
 METRICS = ("ttft_p50_ms", "itl_p50_ms", "e2e_p50_ms", "rps")
-PROFILE = """kind = "openai"
-model = "stream-1"
-base_url = "{url}"
-[openai]
-concurrency = 64
-[openness]
-class = "proprietary"
-licence = "proprietary"
-weights = false
-code = false
-data = false
-"""
+SERVER_SETTINGS = "[openai]\nconcurrency = 64"
 
 
 def guidellm_binary() -> str | None:
@@ -100,7 +90,7 @@ def main() -> None:
 
     import_traffic(ImportOptions(work / "traffic.jsonl", "bench", db=work / "runs.duckdb"))
     server, url = stream_server.start(TTFT_MS, ITL_MS, TOKENS)
-    (work / "providers" / "stream.toml").write_text(PROFILE.format(url=url))
+    (work / "providers" / "stream.toml").write_text(server_profile(url, "stream-1", SERVER_SETTINGS))
     runs: dict[str, list[dict[int, dict[str, float]]]] = {"harness": [], "guidellm": []}
     try:
         for pair in range(PAIRS):

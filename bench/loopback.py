@@ -32,3 +32,11 @@ def start_server(module: str, *args: str) -> tuple[subprocess.Popen[bytes], str]
             time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"{module} did not start")
+
+
+def server_profile(base_url: str, model: str, extra: str = "") -> str:
+    """A profile (TOML) for a loopback OpenAI-compatible server: the openai kind at `base_url`, graded
+    proprietary (a stand-in for a vendor's API); `extra` adds sections such as [openai] or [pricing]."""
+    return (f'kind = "openai"\nmodel = "{model}"\nbase_url = "{base_url}"\n{extra.strip()}\n\n'
+            '[openness]\nclass = "proprietary"\nlicence = "proprietary"\nweights = false\ncode = false\n'
+            "data = false\n")

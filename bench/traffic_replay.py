@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from bench import delay_server
+from bench.loopback import server_profile
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
@@ -39,18 +40,10 @@ WEATHER = [{"type": "function", "function": {"name": "get_weather", "parameters"
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
 SCHEMA = {"type": "json_schema", "json_schema": {"name": "a", "strict": True, "schema": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
-PROFILE = """kind = "openai"
-model = "delay"
-base_url = "{url}"
-[openai]
+SERVER_SETTINGS = """[openai]
 concurrency = {concurrency}
 timeout_s = 30
-[openness]
-class = "proprietary"
-licence = "proprietary"
-weights = false
-code = false
-data = false
+
 [capabilities]
 system_prompt = true
 tools = true
@@ -178,7 +171,8 @@ def main() -> None:
         import_s.append(import_once(source, "bench", work / f"import{pair}.duckdb"))
         print(f"pair {pair}: json.loads {parse_s[-1]:.1f} s, import {import_s[-1]:.1f} s")
     server, base_url = delay_server.start(DELAY_S)
-    (providers / "replay.toml").write_text(PROFILE.format(url=base_url, concurrency=CONCURRENCY))
+    (providers / "replay.toml").write_text(server_profile(base_url, "delay", SERVER_SETTINGS.format(
+        concurrency=CONCURRENCY)))
     per_task = REPLAYED // 3
     requests = _requests(tasks, "bench", per_task)
     ideal = CONCURRENCY / DELAY_S

@@ -12,25 +12,12 @@ from pathlib import Path
 import pytest
 
 from bench import stream_server
+from bench.loopback import server_profile
 from harness.analysis.capacity import Targets, api, choose_point, self_hosted
 from tests.checks import one_error_line, query
 from tests.conftest import ROOT, run_harness
 
-SERVER = """kind = "openai"
-model = "stream-1"
-base_url = "{url}"
-[openai]
-concurrency = 64
-timeout_s = 10
-[openness]
-class = "proprietary"
-licence = "proprietary"
-weights = false
-code = false
-data = false
-[pricing]
-hardware_usd_per_hour = 1.2
-"""
+SERVER = "[openai]\nconcurrency = 64\ntimeout_s = 10\n\n[pricing]\nhardware_usd_per_hour = 1.2"
 
 
 @pytest.fixture
@@ -44,7 +31,7 @@ def traffic(tasks: Path, isolated_runs: Path) -> Path:
 
 def _server(profiles: Path, *args: float) -> tuple[object, str]:
     process, url = stream_server.start(*args)  # type: ignore[arg-type]
-    (profiles / "stream.toml").write_text(SERVER.format(url=url))
+    (profiles / "stream.toml").write_text(server_profile(url, "stream-1", SERVER))
     return process, url
 
 
