@@ -3,6 +3,8 @@ batched mode (the default) agrees with it, packs prefills and computes shared pr
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
@@ -10,6 +12,7 @@ from transformers import AutoModelForCausalLM
 from harness.config.profiles import Profile, load_profile
 from harness.providers.base import GenRequest, GenResult, Message
 from harness.providers.hf import decode as hf_decode
+from harness.providers.hf import packed
 from harness.providers.hf.prefix import SharedPrefixes
 from harness.providers.hf.provider import HFProvider
 from harness.providers.hf.weights import resolve_weights
@@ -60,6 +63,9 @@ def _alone(provider: HFProvider, requests: list[GenRequest]) -> dict[str, GenRes
 
 def test_batched_answers_are_the_answers_each_prompt_gets_alone(provider: HFProvider) -> None:
     assert provider.info.details["decoding"] == "rowwise-exact"
+    # Exact mode keeps every weight as loaded: packed (reordered) weights round differently.
+    assert provider.info.details["linear_layers"] == "BLAS"
+    assert not any(hasattr(m, "_harness_packed") for m in provider.model.modules())
     requests = _requests()
     batched = {r.key: r for r in provider.generate(requests)}
     alone = _alone(provider, requests)
@@ -151,9 +157,11 @@ def test_the_model_still_generates_as_usual_outside_the_decoder(provider: HFProv
 
 
 def test_batched_mode_agrees_with_exact_mode(provider: HFProvider, batched: HFProvider) -> None:
-    # Batched rounding differs in the last bits from one row at a time; on the 199 core-suite requests of
-    # bench/hf_throughput.py every answer was the same, so at most one near-tie flip is allowed here.
+    # Batched rounding (other kernels: oneDNN with packed weights, attention over runs of rows) differs
+    # in the last bits from one row at a time; on the 199 core-suite requests of bench/hf_throughput.py
+    # every answer was lm-eval's, so at most one near-tie flip is allowed here.
     assert batched.info.details["decoding"] == "rowwise-batched"
+    assert batched.info.details["linear_layers"] == ("oneDNN, packed weights" if packed.available() else "BLAS")
     requests = _requests()
     exact = {r.key: r.text for r in provider.generate(requests)}
     fast = {r.key: r.text for r in batched.generate(requests)}
@@ -178,7 +186,8 @@ def test_a_shared_prefix_is_prefilled_once(batched: HFProvider, monkeypatch: pyt
     try:
         shared = {r.key: r.text for r in batched.generate(requests)}
         with_prefix = prefilled
-        monkeypatch.setattr(hf_decode, "SharedPrefixes", lambda jobs: SharedPrefixes(jobs, min_tokens=10**9))
+        monkeypatch.setattr(hf_decode, "SharedPrefixes", lambda jobs: SharedPrefixes(jobs, min_tokens=10**9,
+                                                                                       short_tokens=10**9))
         prefilled = 0
         alone = {r.key: r.text for r in batched.generate(requests)}
     finally:
@@ -189,3 +198,54 @@ def test_a_shared_prefix_is_prefilled_once(batched: HFProvider, monkeypatch: pyt
     assert 200 * 3 < prompt_tokens - with_prefix < prompt_tokens
     assert sum(shared[k] == alone[k] for k in alone) >= 3 and any(shared.values())
     assert not batched.decoder._prefix_rows  # freed after its last user started
+
+
+def test_attention_runs_split_where_padding_would_cost_more_than_a_call() -> None:
+    from harness.providers.hf.pool import CALL_POSITIONS, _chunks
+
+    assert _chunks([300] * 8) == [(0, 8)]  # equal lengths: one call, nothing padded
+    assert _chunks([40, 40, 40, 4000]) == [(0, 3), (3, 4)]  # padding three rows to 4000 costs more than a call
+    assert _chunks([100, 100 + CALL_POSITIONS // 4]) == [(0, 2)]  # a little padding beats a second call
+    lengths = [900, 880, 870, 120, 110, 600, 590]
+    runs = _chunks(lengths)
+    assert runs[0][0] == 0 and runs[-1][1] == len(lengths)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(runs))  # contiguous, in slot order
+    assert runs == [(0, 3), (3, 5), (5, 7)]
+
+
+def test_the_slot_pool_keeps_keys_when_it_grows_and_shrinks(batched: HFProvider) -> None:
+    from harness.providers.hf.pool import SlotPool
+
+    pool = SlotPool(batched.model, slots=3)
+    pool.reserve(10, limit=10)
+    assert pool.capacity == 10
+    for layer in range(pool.layers):
+        pool.keys[layer][:, :, :10] = torch.arange(10.0)[None, None, :, None] + layer
+        pool.values[layer][:, :, :10] = -torch.arange(10.0)[None, None, :, None]
+    pool.reserve(700, limit=2000)  # grown: the old positions are kept
+    assert pool.capacity >= 700
+    assert torch.equal(pool.keys[5][:, :, :10, 0], torch.arange(10.0).expand(3, pool.kv_heads, 10) + 5)
+    pool.reserve(8, limit=2000)  # not shrunk unless asked (a prefill does not see every row in flight)
+    assert pool.capacity >= 700
+    pool.reserve(8, limit=2000, shrink=True)
+    assert pool.capacity < 700 and torch.equal(pool.values[0][2, 1, :8, 3], -torch.arange(8.0))
+    pool.move(2, 0, 4)
+    assert [pool.take(), pool.take(), pool.take()] == [0, 1, 2]
+
+
+def test_rows_in_flight_fill_the_lowest_slots_as_rows_leave(batched: HFProvider) -> None:
+    seen: list[list[int]] = []
+    decode = batched.decoder._decode
+
+    def watch(rows: list) -> list[int]:
+        seen.append([row.slot for row in rows])
+        return decode(rows)
+
+    batched.decoder._decode = watch  # type: ignore[method-assign]
+    try:
+        results = list(batched.generate(_requests()))
+    finally:
+        del batched.decoder._decode
+    assert len(results) == len(QUESTIONS)
+    assert any(len(s) < 4 for s in seen) and any(len(s) == 4 for s in seen)
+    assert all(s == list(range(len(s))) for s in seen)

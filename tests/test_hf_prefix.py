@@ -28,3 +28,18 @@ def test_short_or_unshared_prefixes_are_not_used_and_a_prompt_keeps_a_token_of_i
     prefixes = SharedPrefixes(same, min_tokens=64)
     key, _ = prefixes.take(same[0])
     assert key is not None and len(key) == 79
+
+
+def test_a_system_prompt_is_shared_by_the_prompts_no_longer_prefix_claims() -> None:
+    system = list(range(1000, 1030))  # 30 tokens: a system prompt and the opening of the user turn
+    few_shot = [*system, *range(100)]  # 130 tokens of few-shot examples after it
+    gsm = [Job(ids=[*few_shot, 500 + i, 7], max_tokens=4) for i in range(3)]
+    plain = [Job(ids=[*system, 600 + i, 8, 9], max_tokens=4) for i in range(4)]
+    alone = Job(ids=[1, 2, 3], max_tokens=4)
+    prefixes = SharedPrefixes([*gsm, *plain, alone], min_tokens=64, short_tokens=16)
+    # The few-shot prompts keep their long prefix (one pass at 16 would cut them to the system prompt) ...
+    assert {prefixes.take(j)[0] for j in gsm} == {tuple(few_shot)}
+    # ... and the others share the system prompt among themselves.
+    taken = [prefixes.take(j) for j in plain]
+    assert {key for key, _ in taken} == {tuple(system)} and [last for _, last in taken] == [False] * 3 + [True]
+    assert prefixes.take(alone) == (None, False)

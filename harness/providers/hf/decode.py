@@ -1,16 +1,18 @@
 """Continuous batching for the `hf` provider on CPU (greedy or seeded), in one of two modes.
 
 `model.generate` on a padded batch wastes work: every sequence pads to the longest prompt, and the batch
-decodes until its slowest member stops. Here each sequence keeps its own key/value buffers (sized to
-its own prompt, grown as it generates), leaves the batch at EOS, a stop string or its max_tokens, and
-the next prompt takes its slot. Attention runs per sequence over its own keys: nothing is padded.
+decodes until its slowest member stops. Here each sequence leaves the batch at EOS, a stop string or
+its max_tokens, and the next prompt takes its slot; prompts are never padded.
 
 - "batched" (the default): prompts are prefilled several at a time, packed end to end in one forward
   (large matrix products run near the machine's peak), and a decode step runs each linear layer once
-  for all rows. Rounding differs in the last bits from decoding a prompt alone, as it does for any
-  batched backend (lm-eval's own `hf` at batch size 8 included), so a greedy near-tie can flip.
+  for all rows; keys and values live in a slot pool (pool.py), where a decode step attends for runs
+  of rows in one call per layer. Rounding differs in the last bits from decoding a prompt alone, as
+  it does for any batched backend (lm-eval's own `hf` at batch size 8 included), so a greedy near-tie
+  can flip.
 - "exact" (`exact = true` in the profile's [hf] table): every answer is bit for bit the one the prompt
-  gets alone from `model.generate`, whatever the batch. A matrix product over several rows takes a
+  gets alone from `model.generate`, whatever the batch. Each sequence keeps its own key/value buffers
+  and attends alone, as it would in a batch of one. A matrix product over several rows takes a
   different kernel from a single row, so prompts are prefilled one at a time and a decode step runs
   every linear layer once per row, weights block by block so that each block stays in cache for all
   rows; the output layer runs batched only where rounding cannot change the argmax (hf_head.py).
@@ -31,6 +33,7 @@ import torch.nn.functional as F
 
 from harness.providers.hf.head import OutputHead
 from harness.providers.hf.jobs import Job
+from harness.providers.hf.pool import SlotPool
 from harness.providers.hf.prefix import SharedPrefixes
 from harness.providers.hf.rows import Row, Spans, install, stepping
 
@@ -70,16 +73,24 @@ class RowwiseDecoder:
         self.layers = model.config.num_hidden_layers
         self.head = OutputHead(model.get_output_embeddings())
         self.prefixes: SharedPrefixes | None = None
+        self.pool: SlotPool | None = None  # batched mode, during a run
         self._prefix_rows: dict[tuple[int, ...], Row] = {}
         self._submitted = time.perf_counter()  # when the current run's jobs were handed over
-        install(model)
+        self.linear_layers = "oneDNN, packed weights" if install(model, exact) else "BLAS"
 
     @torch.inference_mode()
     def run(self, jobs: Sequence[Job]) -> Iterator[Done]:
         """Decode every job; the longest generations start first so that the batch drains evenly. Free
         slots are refilled when a quarter of them are free (or none is busy), so that prefills pack."""
         self.prefixes = SharedPrefixes(jobs) if self.mode == "batched" else None
+        self.pool = SlotPool(self.model, min(self.slots, len(jobs))) if self.mode == "batched" else None
         self._submitted = time.perf_counter()
+        try:
+            yield from self._run(jobs)
+        finally:
+            self.pool = None  # its buffers go with it
+
+    def _run(self, jobs: Sequence[Job]) -> Iterator[Done]:
         queue = sorted(jobs, key=lambda j: (-j.max_tokens, -len(j.ids)))
         queue.reverse()  # pop() from the end
         active: list[Row] = []
@@ -92,19 +103,26 @@ class RowwiseDecoder:
                     done = {id(d.job) for d in finished}
                     active += [row for row in group if id(row.job) not in done]
                     yield from finished
+                active.sort(key=lambda row: row.slot or 0)  # slot order: a decode step needs no gather
             if active:
                 finished = self._advance(active, self._decode(active))
                 done = {id(d.job) for d in finished}
                 active = [row for row in active if id(row.job) not in done]
+                if finished and self.pool is not None:
+                    self._compact(active)
                 yield from finished
 
     def _start(self, job: Job) -> Row:
         row = Row(job=job, keys=[None] * self.layers, values=[None] * self.layers)
         if job.temperature > 0:
             row.generator = torch.Generator().manual_seed(job.seed or 0)
+        if self.pool is not None:
+            row.slot = self.pool.take()
         prefix, last_user = self.prefixes.take(job) if self.prefixes else (None, False)
         if prefix is not None:
-            row.adopt(self._prefix_row(prefix))
+            if self.pool is not None:
+                self.pool.reserve(len(job.ids), len(job.ids) + job.max_tokens)
+            row.adopt(self._prefix_row(prefix), self.pool)
             if last_user:
                 del self._prefix_rows[prefix]
         return row
@@ -141,15 +159,41 @@ class RowwiseDecoder:
         for row in rows:
             spans.append((0, start, len(row.job.ids) - row.length))
             start += spans[-1][2]
-        states = self._forward(Spans(rows, spans, packed=True), torch.tensor([ids]), torch.tensor([positions]))
+        self._reserve(rows, max(len(row.job.ids) for row in rows))
+        states = self._forward(Spans(rows, spans, packed=True, pool=self.pool), torch.tensor([ids]),
+                               torch.tensor([positions]))
         return self._pick(rows, states[0, [s + n - 1 for _, s, n in spans]].unsqueeze(1))
 
     def _decode(self, rows: list[Row]) -> list[int]:
         """One decode step: each row's last token in, its next token out."""
-        spans = Spans(rows, [(i, 0, 1) for i in range(len(rows))], packed=False)
+        spans = Spans(rows, [(i, 0, 1) for i in range(len(rows))], packed=False, pool=self.pool)
+        if self.pool is not None:
+            self._reserve(rows, max(row.length for row in rows) + 1, shrink=True)
+            assert [row.slot for row in rows] == list(range(len(rows))), "rows in flight fill slots 0..n-1"
+            spans.decode = self.pool.index([row.length for row in rows])
         positions = torch.tensor([[row.length] for row in rows])
         states = self._forward(spans, torch.tensor([[row.tokens[-1]] for row in rows]), positions)
         return self._pick(rows, states)
+
+    def _compact(self, active: list[Row]) -> None:
+        """Move the rows in the highest slots down into the slots just freed, so that the rows in flight
+        fill slots 0..n-1: a decode step then reads no stale slot (a move copies one row's keys and
+        values once; attending over a stale slot would read its keys at every step)."""
+        assert self.pool is not None
+        for row in sorted(active, key=lambda r: r.slot or 0, reverse=True):
+            assert row.slot is not None
+            lowest = min(self.pool.free)
+            if lowest > row.slot:
+                break
+            self.pool.free.remove(lowest)
+            self.pool.move(row.slot, lowest, row.length)
+            self.pool.give(row.slot)
+            row.slot = lowest
+        active.sort(key=lambda row: row.slot or 0)
+
+    def _reserve(self, rows: list[Row], needed: int, shrink: bool = False) -> None:
+        if self.pool is not None:
+            self.pool.reserve(needed, max(len(row.job.ids) + row.job.max_tokens for row in rows), shrink)
 
     def _forward(self, spans: Spans, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """Run the new positions through the model (its last hidden states out); the rows' key/value
@@ -191,6 +235,8 @@ class RowwiseDecoder:
                 finished.append(Done(job=row.job, tokens=row.tokens, finish=reason, latency_ms=latency,
                                      queue_ms=queued))
                 row.keys = row.values = []  # free the buffers now, not when the batch ends
+                if self.pool is not None and row.slot is not None:
+                    self.pool.give(row.slot)
         return finished
 
     @staticmethod

@@ -75,6 +75,7 @@ class HFProvider:
                 "tools_rendering": "chat template" if self.knows_tools else "fallback (Hermes tags)",
                 "torch_threads": torch.get_num_threads(),
                 "decoding": "generate" if self.decoder is None else f"rowwise-{self.decoder.mode}",
+                "linear_layers": "BLAS" if self.decoder is None else self.decoder.linear_layers,
                 # An offline batch engine: a sample's time is shared with its batch, not a request's latency.
                 "latency_basis": "batch",
             },

@@ -21,7 +21,9 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
+from harness.providers.hf import packed
 from harness.providers.hf.jobs import Job
+from harness.providers.hf.pool import DecodeIndex, SlotPool
 
 ATTENTION = "harness_rowwise"
 # Key/value buffers start this many positions past the prompt and double as a sequence grows.
@@ -43,6 +45,7 @@ class Row:
     tokens: list[int] = field(default_factory=list)
     generator: torch.Generator | None = None
     started: float = field(default_factory=time.perf_counter)
+    slot: int | None = None  # batched mode: the row's slot in the pool, which then holds its keys and values
 
     def buffers(self, layer: int, key: torch.Tensor, value: torch.Tensor,
                 end: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,14 +66,21 @@ class Row:
         return grown_k, grown_v
 
 
-    def adopt(self, prefix: Row) -> None:
+    def adopt(self, prefix: Row, pool: SlotPool | None) -> None:
         """Start from a shared prefix's keys and values (copied: this row writes its own after them)."""
         for layer, (key, value) in enumerate(zip(prefix.keys, prefix.values, strict=True)):
             assert key is not None and value is not None
-            keys, values = self.buffers(layer, key, value, len(self.job.ids))
+            keys, values = self.storage(layer, key, value, len(self.job.ids), pool)
             keys[:, :, : prefix.length] = key[:, :, : prefix.length]
             values[:, :, : prefix.length] = value[:, :, : prefix.length]
         self.length = prefix.length
+
+    def storage(self, layer: int, key: torch.Tensor, value: torch.Tensor, end: int,
+                pool: SlotPool | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """This layer's key and value buffers: the row's slot in the pool, else its own."""
+        if self.slot is not None and pool is not None:
+            return pool.row_buffers(layer, self.slot)
+        return self.buffers(layer, key, value, end)
 
 
 @dataclass
@@ -81,6 +91,8 @@ class Spans:
     rows: list[Row]
     spans: list[tuple[int, int, int]]
     packed: bool
+    pool: SlotPool | None = None
+    decode: DecodeIndex | None = None  # a decode step over pooled rows: one attention call per layer
 
 
 @contextmanager
@@ -102,10 +114,13 @@ def _rowwise_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
     layer: int = getattr(module, "layer_idx")  # noqa: B009 (a module attribute mypy sees as Tensor | Module)
+    pool = harness_rows.pool
+    if harness_rows.decode is not None and pool is not None:
+        return pool.decode_attention(layer, harness_rows.decode, query, key, value, scaling), None
     outputs = []
     for row, (b, start, new) in zip(harness_rows.rows, harness_rows.spans, strict=True):
         end = row.length + new
-        keys, values = row.buffers(layer, key, value, end)
+        keys, values = row.storage(layer, key, value, end, pool)
         keys[:, :, row.length : end] = key[b : b + 1, :, start : start + new]
         values[:, :, row.length : end] = value[b : b + 1, :, start : start + new]
         mask = None  # SDPA's own causal mask, aligned at position 0
@@ -146,10 +161,14 @@ def _blocks(layer: torch.nn.Linear) -> list[tuple[torch.Tensor, torch.Tensor | N
     return list(zip(weight.split(sizes), biases, strict=True))
 
 
-def install(model: Any) -> None:
-    """Route the model's attention and linear layers through the functions above (once per model)."""
+def install(model: Any, exact: bool) -> bool:
+    """Route the model's attention through the function above and its linear layers through the exact
+    mode's (above) or the batched mode's packed ones (packed.py); once per model. True when packed."""
     model.set_attn_implementation(ATTENTION)
+    if not exact:
+        return packed.install(model)
     for module in model.modules():
         if isinstance(module, torch.nn.Linear) and not hasattr(module, "_harness_blocks"):
             module._harness_blocks = _blocks(module)  # type: ignore[assignment]
             module.forward = types.MethodType(_rowwise_linear, module)  # type: ignore[method-assign]
+    return False
