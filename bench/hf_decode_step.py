@@ -11,7 +11,7 @@ row is still in flight count; the median is reported.
 - linears alone: the model's own linear layers and output layer at that many rows, through sgemm and
   through oneDNN packed weights (no attention, no norms, no Python around them).
 - peer ("before"): a second copy of the model decoding as before this bench's changes (sgemm linear
-  layers, per-row attention), alternating with the current decoder, pair by pair.
+  layers, per-row attention), alternating with the current decoder with `packed_weights = true`.
 
 Run:  .venv/bin/python -m bench.hf_decode_step [--pairs 2]     writes bench/results/hf_decode_step.json
 """
@@ -110,14 +110,12 @@ def onednn_gflops() -> float:
     return round(2 * 2048**3 / best / 1e9, 1)
 
 
-def before_provider() -> HFProvider:
-    """The model decoding as before: no packed weights (and, in `step_ms`, per-row attention)."""
-    available = packed.available
-    packed.available = lambda: False  # type: ignore[assignment]
-    try:
-        return HFProvider(load_profile("smollm2"))
-    finally:
-        packed.available = available  # type: ignore[assignment]
+def smollm2(packed_weights: bool) -> HFProvider:
+    """The smollm2 profile, with or without packed weights ("before": without, and per-row attention)."""
+    profile = load_profile("smollm2")
+    assert profile.hf is not None
+    settings = profile.hf.model_copy(update={"packed_weights": packed_weights})
+    return HFProvider(profile.model_copy(update={"hf": settings}))
 
 
 def main() -> None:
@@ -125,9 +123,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=2)
     args = parser.parse_args()
     peaks = {"sgemm": max(ceiling().values()), "onednn": onednn_gflops()}
-    before, after = before_provider(), HFProvider(load_profile("smollm2"))
-    for provider in (before, after):
-        list(provider.generate(requests(4)))  # warm-up
+    before, after = smollm2(packed_weights=False), smollm2(packed_weights=True)
+    for side in (before, after):
+        list(side.generate(requests(4)))  # warm-up
     results: dict[int, dict[str, Any]] = {}
     for rows in ROWS:
         runs: dict[str, list[dict[str, Any]]] = {"after": [], "before": []}

@@ -46,7 +46,7 @@ def provider() -> HFProvider:
 
 @pytest.fixture(scope="module")
 def batched() -> HFProvider:
-    return HFProvider(_profile(batch_size=4, threads=1))
+    return HFProvider(_profile(batch_size=4, threads=1, packed_weights=True))
 
 
 def _alone(provider: HFProvider, requests: list[GenRequest]) -> dict[str, GenResult]:
@@ -162,6 +162,7 @@ def test_batched_mode_agrees_with_exact_mode(provider: HFProvider, batched: HFPr
     # every answer was lm-eval's, so at most one near-tie flip is allowed here.
     assert batched.info.details["decoding"] == "rowwise-batched"
     assert batched.info.details["linear_layers"] == ("oneDNN, packed weights" if packed.available() else "BLAS")
+    assert HFProvider(_profile(batch_size=4)).info.details["linear_layers"] == "BLAS"  # packing is an opt-in
     requests = _requests()
     exact = {r.key: r.text for r in provider.generate(requests)}
     fast = {r.key: r.text for r in batched.generate(requests)}

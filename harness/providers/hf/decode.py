@@ -67,7 +67,8 @@ def supports(model: Any) -> bool:
 class RowwiseDecoder:
     """Continuous batching over `slots` rows; `run` yields each job as soon as it is finished."""
 
-    def __init__(self, model: Any, tokenizer: Any, slots: int, eos_ids: set[int], exact: bool = False) -> None:
+    def __init__(self, model: Any, tokenizer: Any, slots: int, eos_ids: set[int], exact: bool = False,
+                 packed_weights: bool = False) -> None:
         self.model, self.tokenizer, self.slots, self.eos_ids = model, tokenizer, slots, eos_ids
         self.mode = "exact" if exact else "batched"
         self.layers = model.config.num_hidden_layers
@@ -76,7 +77,7 @@ class RowwiseDecoder:
         self.pool: SlotPool | None = None  # batched mode, during a run
         self._prefix_rows: dict[tuple[int, ...], Row] = {}
         self._submitted = time.perf_counter()  # when the current run's jobs were handed over
-        self.linear_layers = "oneDNN, packed weights" if install(model, exact) else "BLAS"
+        self.linear_layers = "oneDNN, packed weights" if install(model, exact, packed_weights) else "BLAS"
 
     @torch.inference_mode()
     def run(self, jobs: Sequence[Job]) -> Iterator[Done]:

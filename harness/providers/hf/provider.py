@@ -54,7 +54,8 @@ class HFProvider:
         ).eval()
         self.batch_size = settings.batch_size
         self.eos_ids = _as_set(self.model.generation_config.eos_token_id) | _as_set(self.tokenizer.eos_token_id)
-        self.decoder = _rowwise_decoder(self.model, self.tokenizer, self.batch_size, self.eos_ids, settings.exact)
+        self.decoder = _rowwise_decoder(self.model, self.tokenizer, self.batch_size, self.eos_ids, settings.exact,
+                                        settings.packed_weights)
         template = self.tokenizer.chat_template or ""
         self.knows_tools = template_knows_tools(template)
         self.info = ProviderInfo(
@@ -165,7 +166,8 @@ class HFProvider:
                                (started - submitted) * 1000)
 
 
-def _rowwise_decoder(model: Any, tokenizer: Any, batch_size: int, eos_ids: set[int], exact: bool) -> Any:
+def _rowwise_decoder(model: Any, tokenizer: Any, batch_size: int, eos_ids: set[int], exact: bool,
+                     packed_weights: bool = False) -> Any:
     """The rowwise decoder where the model supports it, else None (the `generate` path). Its imports
     reach into transformers internals; if a release has moved them, every run still works, on
     `model.generate`, and says so in one warning line."""
@@ -178,7 +180,7 @@ def _rowwise_decoder(model: Any, tokenizer: Any, batch_size: int, eos_ids: set[i
             "rowwise decoding needs transformers internals that %s lacks (%s); decoding with model.generate",
             transformers.__version__, exc)
         return None
-    return RowwiseDecoder(model, tokenizer, batch_size, eos_ids, exact) if supports(model) else None
+    return RowwiseDecoder(model, tokenizer, batch_size, eos_ids, exact, packed_weights) if supports(model) else None
 
 
 def _as_set(value: int | list[int] | None) -> set[int]:

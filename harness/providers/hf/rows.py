@@ -161,12 +161,13 @@ def _blocks(layer: torch.nn.Linear) -> list[tuple[torch.Tensor, torch.Tensor | N
     return list(zip(weight.split(sizes), biases, strict=True))
 
 
-def install(model: Any, exact: bool) -> bool:
+def install(model: Any, exact: bool, packed_weights: bool = False) -> bool:
     """Route the model's attention through the function above and its linear layers through the exact
-    mode's (above) or the batched mode's packed ones (packed.py); once per model. True when packed."""
+    mode's (above) or, when asked, the batched mode's packed ones (packed.py); once per model. True when
+    packed."""
     model.set_attn_implementation(ATTENTION)
     if not exact:
-        return packed.install(model)
+        return packed.install(model) if packed_weights else False
     for module in model.modules():
         if isinstance(module, torch.nn.Linear) and not hasattr(module, "_harness_blocks"):
             module._harness_blocks = _blocks(module)  # type: ignore[assignment]
