@@ -143,20 +143,21 @@ def test_crash_trials_with_the_fake_provider(tmp_path: Path, profiles: Path) -> 
 @pytest.mark.slow
 def test_crash_trial_with_the_embedded_model(tmp_path: Path) -> None:
     """The real model: killed mid-run, resumed, equal to an uninterrupted run. Batch size 1, so the
-    docs a resume generates are not batched differently from an uninterrupted run."""
-    args = ["eval", "-p", "smollm2", "-s", "smoke", "--limit", "2", "--batch-size", "1"]
+    docs a resume generates are not batched differently from an uninterrupted run. Six docs a task:
+    with two, the whole run could finish between the first commit and the kill."""
+    args = ["eval", "-p", "smollm2", "-s", "smoke", "--limit", "6", "--batch-size", "1"]
     baseline_db = tmp_path / "baseline.duckdb"
     done = run_harness(*args, "--db", str(baseline_db))
     assert done.returncode == 0, done.stderr[-2000:]
     baseline = _snapshot(baseline_db, _run_of(baseline_db)[0])  # type: ignore[index]
     trial = Trial(after=random.Random(8).randint(1, 4))
     db = tmp_path / "killed.duckdb"
-    _kill_at(args, {}, db, trial, docs=6)
+    _kill_at(args, {}, db, trial, docs=18)
     assert trial.phase == "generating", trial
     run_id = _finish(args, {}, db)
-    _assert_same_as(db, run_id, baseline, docs=6)
+    _assert_same_as(db, run_id, baseline, docs=18)
     calls = query(db, "select provider_calls from runs")[0][0]
-    assert calls == 6 - trial.stored  # a fresh database: only what the kill lost was generated again
+    assert calls == 18 - trial.stored  # a fresh database: only what the kill lost was generated again
     print("embedded-model crash trial (after n, died while, generations stored):",
           json.dumps([trial.after, trial.phase, trial.stored]))
 

@@ -97,14 +97,16 @@ class SlotPool:
         capacity = max(needed, min(limit, needed + max(_ROOM, self.capacity // 4)))
         kept = min(self.capacity, capacity)
         shape = (self.slots, self.kv_heads, capacity, self.head_dim)
+        # Zeros, not empty memory: a run pads shorter rows with positions no row wrote, and a masked
+        # position still enters the product with weight 0, which a NaN in uninitialised memory survives.
         if not self.keys:
-            self.keys = [torch.empty(shape, dtype=self.dtype) for _ in range(self.layers)]
-            self.values = [torch.empty(shape, dtype=self.dtype) for _ in range(self.layers)]
+            self.keys = [torch.zeros(shape, dtype=self.dtype) for _ in range(self.layers)]
+            self.values = [torch.zeros(shape, dtype=self.dtype) for _ in range(self.layers)]
         # Tensor by tensor, each old one freed as soon as it is copied: the pool never exists twice.
         for tensors in (self.keys, self.values):
             for layer, old in enumerate(tensors):
                 if old.shape[2] != capacity:
-                    tensors[layer] = torch.empty(shape, dtype=self.dtype)
+                    tensors[layer] = torch.zeros(shape, dtype=self.dtype)
                     tensors[layer][:, :, :kept] = old[:, :, :kept]
                     del old
         self.capacity = capacity
