@@ -23,7 +23,7 @@ def _scores(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, float]:
 def test_default_eval_on_the_embedded_model_twice_then_from_the_cache(isolated_runs: Path) -> None:
     first, peak_rss = run_harness_peak_rss("eval")  # what `make eval` runs: smollm2 on the smoke suite
     assert first.returncode == 0, first.stderr[-2000:]
-    # The default run fits small machines: measured 1.26 GiB (about 0.07 GiB more when it first converts the GGUF).
+    # The default run fits small machines: measured 1.22 GiB (about 0.07 GiB more when it first converts the GGUF).
     assert peak_rss < 1.5 * 2**30, peak_rss / 2**30
     for task in ("smoke_arithmetic", "smoke_strings", "smoke_choice"):
         assert task in first.stdout
