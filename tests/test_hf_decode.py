@@ -250,3 +250,16 @@ def test_rows_in_flight_fill_the_lowest_slots_as_rows_leave(batched: HFProvider)
     assert len(results) == len(QUESTIONS)
     assert any(len(s) < 4 for s in seen) and any(len(s) == 4 for s in seen)
     assert all(s == list(range(len(s))) for s in seen)
+
+
+def test_a_row_that_ends_at_its_first_token_leaves_no_hole_in_the_slots(batched: HFProvider) -> None:
+    # The middle prompt (by length, so the middle slot) stops at its first token, during the prefill:
+    # the rows still in flight must be moved down so that a decode step finds them in slots 0..n-1.
+    every_character = tuple("abcdefghijklmnopqrstuvwxyz0123456789 .,:!?'\"-\n")
+    requests = [GenRequest(messages=(Message("user", "Tell me about the sea. " * n),), max_tokens=8,
+                           stop=every_character if n == 6 else ()) for n in (12, 6, 2)]
+    results = {r.key: r for r in batched.generate(requests)}
+    assert len(results) == 3 and all(r.error is None for r in results.values())
+    stopped = results[requests[1].key()]
+    assert stopped.finish_reason == "stop" and stopped.output_tokens == 1
+    assert all((results[r.key()].output_tokens or 0) > 1 for r in (requests[0], requests[2]))

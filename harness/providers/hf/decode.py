@@ -104,12 +104,12 @@ class RowwiseDecoder:
                     done = {id(d.job) for d in finished}
                     active += [row for row in group if id(row.job) not in done]
                     yield from finished
-                active.sort(key=lambda row: row.slot or 0)  # slot order: a decode step needs no gather
+                self._compact(active)  # a row may have ended at its first token
             if active:
                 finished = self._advance(active, self._decode(active))
                 done = {id(d.job) for d in finished}
                 active = [row for row in active if id(row.job) not in done]
-                if finished and self.pool is not None:
+                if finished:
                     self._compact(active)
                 yield from finished
 
@@ -179,10 +179,14 @@ class RowwiseDecoder:
     def _compact(self, active: list[Row]) -> None:
         """Move the rows in the highest slots down into the slots just freed, so that the rows in flight
         fill slots 0..n-1: a decode step then reads no stale slot (a move copies one row's keys and
-        values once; attending over a stale slot would read its keys at every step)."""
-        assert self.pool is not None
+        values once; attending over a stale slot would read its keys at every step). Rows end up in
+        slot order, so a decode step needs no gather."""
+        if self.pool is None:
+            return
         for row in sorted(active, key=lambda r: r.slot or 0, reverse=True):
             assert row.slot is not None
+            if not self.pool.free:
+                break
             lowest = min(self.pool.free)
             if lowest > row.slot:
                 break
