@@ -1,7 +1,7 @@
 """Synthetic runs written straight into a store: many tasks of paired scores, no model and no lm-eval.
 
-Used by the calibration simulation and the SQL scale benchmark. Each "task" is one simulated
-comparison (or one shard of a big one); rows look like what `harness eval` writes.
+Used by the SQL scale benchmark (bench/sql_scale.py) and by tests that need a populated store. Each
+"task" is one simulated comparison (or one shard of a big one); rows look like what `harness eval` writes.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ is started by bench/llamacpp_server.py, shared with the benchmarks)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import socket
@@ -155,5 +156,78 @@ class ScriptedServer:
                         "system_fingerprint": fingerprint, "choices": choices,
                         "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}}
                 self._send(200, json.dumps(body).encode())
+
+        return Handler
+
+
+class WobblyServer:
+    """An OpenAI-compatible chat endpoint that answers like a temperature-0 API: mostly the same text for
+    the same prompt, but some calls come back reworded (about `share` of them, chosen per model, prompt
+    and call by a hash, so every run is reproducible). `canonical(prompt)` is the usual answer."""
+
+    WORDS = ("the", "blue", "river", "runs", "past", "the", "old", "mill", "every", "morning")
+
+    def __init__(self, share: float = 0.4) -> None:
+        self.share = share
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> WobblyServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @classmethod
+    def canonical(cls, prompt: str) -> str:
+        return f"{prompt.split()[-1]}: " + " ".join(cls.WORDS)
+
+    def answer(self, model: str, prompt: str) -> str:
+        with self.lock:
+            self.calls[(model, prompt)] += 1
+            call = self.calls[(model, prompt)]
+        digest = hashlib.sha256(f"{model}|{prompt}|{call}".encode()).digest()
+        if digest[0] / 256 >= self.share:
+            return self.canonical(prompt)
+        words = list(self.WORDS)
+        for i in (1, 2, 6, 7):  # four of ten words reworded: ROUGE-L F1 about 0.6 against the usual answer
+            words[i] = ("green", "lake", "new", "barn")[(i + digest[1]) % 4]
+        return f"{prompt.split()[-1]}: " + " ".join(words)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._send({"object": "list", "data": [{"id": "wobbly"}]})
+
+            def do_POST(self) -> None:
+                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                text = server.answer(request.get("model", ""), str(request["messages"][-1]["content"]))
+                self._send({"id": "chatcmpl-w", "object": "chat.completion", "created": 0,
+                            "model": request.get("model", ""), "system_fingerprint": "fp_wobbly",
+                            "choices": [{"index": 0, "finish_reason": "stop",
+                                         "message": {"role": "assistant", "content": text}}],
+                            "usage": {"prompt_tokens": 12, "completion_tokens": 12, "total_tokens": 24}})
 
         return Handler

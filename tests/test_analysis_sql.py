@@ -1,45 +1,26 @@
-"""The comparison SQL (migration 0003) against independent references: scipy, and hand-computed cases."""
+"""The comparison SQL and `harness compare` on real DuckDB files: which runs pair up, what the macros show
+before and after compare stored its exact statistics, the cases the statistics must get right at small n,
+and the CI gate."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pytest
-from scipy import stats as sp
 
 from bench.synthetic import add_comparison, add_run, add_samples, open_store
-from harness.analysis import stats
+from harness.analysis import gaps, stats
+from harness.analysis.compare import CompareOptions, compare, record
 from harness.store.migrations import MIGRATIONS, migrate
+from tests.checks import one_error_line
+from tests.conftest import run_harness
 
 
 @pytest.fixture
 def con() -> duckdb.DuckDBPyConnection:
     return open_store()
-
-
-def _one(con: duckdb.DuckDBPyConnection, query: str) -> float:
-    return con.execute(query).fetchone()[0]  # type: ignore[index]
-
-
-@pytest.mark.parametrize("df", [1, 2, 4, 5, 9, 29, 99, 1000])
-def test_t_quantile_matches_scipy(con: duckdb.DuckDBPyConnection, df: int) -> None:
-    tolerance = 3e-4 if df < 10 else 1e-5
-    assert _one(con, f"select lh_t975({df})") == pytest.approx(sp.t.ppf(0.975, df), abs=tolerance)
-
-
-@pytest.mark.parametrize(("t", "df"), [(0.0, 3), (0.7, 1), (2.1, 2), (2.0, 29), (-3.3, 30), (4.0, 999), (1.5, 25000)])
-def test_t_p_value_matches_scipy(con: duckdb.DuckDBPyConnection, t: float, df: int) -> None:
-    assert _one(con, f"select lh_p_t({t}, {df})") == pytest.approx(2 * sp.t.sf(abs(t), df), abs=2e-5)
-
-
-@pytest.mark.parametrize(("b", "c"), [(0, 0), (0, 6), (3, 10), (12, 12), (40, 61), (700, 760)])
-def test_mcnemar_exact_in_sql_and_python_match_scipy(con: duckdb.DuckDBPyConnection, b: int, c: int) -> None:
-    expected = sp.binomtest(b, b + c, 0.5).pvalue if b + c else 1.0
-    assert stats.mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-9)
-    assert _one(con, f"select lh_mcnemar_p({b}, {c})") == pytest.approx(expected, rel=1e-9)
 
 
 def _gap_row(con: duckdb.DuckDBPyConnection, query: str = "select * from quality_gap('B', 'C')") -> dict:
@@ -50,70 +31,111 @@ def _gap_row(con: duckdb.DuckDBPyConnection, query: str = "select * from quality
     return rows[0]
 
 
-def test_binary_gap_uses_agresti_min_interval(con: duckdb.DuckDBPyConnection) -> None:
-    # 40 docs: 20 both right, 7 only the baseline right, 3 only the candidate right, 10 both wrong.
-    b = np.array([1] * 20 + [1] * 7 + [0] * 3 + [0] * 10, dtype=float)
-    c = np.array([1] * 20 + [0] * 7 + [1] * 3 + [0] * 10, dtype=float)
-    add_comparison(con, b[None, :], c[None, :])
-    row = _gap_row(con)
-    assert (row["n"], row["baseline_only"], row["candidate_only"]) == (40, 7, 3)
-    assert row["gap"] == pytest.approx(-0.1)
-    # Agresti & Min (2005): add 0.5 to each cell; Wald interval on the adjusted table.
-    centre = (3.5 - 7.5) / 42
-    se = math.sqrt((7.5 + 3.5) - (3.5 - 7.5) ** 2 / 42) / 42
-    assert row["ci_low"] == pytest.approx(centre - 1.959963984540054 * se)
-    assert row["ci_high"] == pytest.approx(centre + 1.959963984540054 * se)
-    assert row["p_value"] == pytest.approx(sp.binomtest(3, 10, 0.5).pvalue)
-    assert row["retained"] == pytest.approx(0.575 / 0.675)
-    assert row["method"] == "agresti-min+mcnemar"
+def _store(path: Path, baseline: np.ndarray, candidate: np.ndarray) -> Path:
+    con = open_store(path)
+    add_comparison(con, baseline, candidate)
+    con.close()
+    return path
 
 
-def test_continuous_gap_uses_paired_t(con: duckdb.DuckDBPyConnection) -> None:
-    rng = np.random.default_rng(7)
-    b = rng.uniform(0, 1, 50)
-    c = np.clip(b - 0.05 + rng.normal(0, 0.1, 50), 0, 1)
-    add_comparison(con, b[None, :], c[None, :])
-    row = _gap_row(con)
-    low, high = sp.t.interval(0.95, 49, loc=np.mean(c - b), scale=sp.sem(c - b))
-    assert row["gap"] == pytest.approx(np.mean(c - b))
-    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low, abs=1e-6), pytest.approx(high, abs=1e-6))
-    assert row["p_value"] == pytest.approx(sp.ttest_rel(c, b).pvalue, abs=2e-5)
-    assert row["method"] == "paired-t"
+def _sql_rows(db: Path, margin: float = 0.05) -> dict[str, dict]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        cursor = con.execute("select * from migration('B', 'C', margin := ?)", [margin])
+        columns = [d[0] for d in cursor.description]
+        return {r[1]: dict(zip(columns, r, strict=True)) for r in cursor.fetchall()}
 
 
-def _migration(con: duckdb.DuckDBPyConnection, margin: float) -> dict[str, dict]:
-    cursor = con.execute("select * from migration('B', 'C', margin := ?)", [margin])
-    columns = [d[0] for d in cursor.description]
-    return {r[1]: dict(zip(columns, r, strict=True)) for r in cursor.fetchall()}
+_SHARED = ("n", "gap", "ci_low", "ci_high", "p_value", "p_noninferior", "p_inferior", "verdict", "min_n",
+           "samples_needed", "method")
+
+# Must-show cases: (baseline scores, candidate scores, verdict of the one task).
+_CASES = {
+    "identical answers, n = 80": (np.ones(80), np.ones(80), "feasible"),
+    "lopsided, n = 4": (np.ones(4), np.zeros(4), "too few documents"),
+    "all lost, n = 40": (np.ones(40), np.zeros(40), "infeasible"),
+    "identical continuous answers, n = 80": (np.full(80, 0.37), np.full(80, 0.37), "feasible"),
+    "identical answers, n = 40 (not enough for 5 points)": (np.ones(40), np.ones(40), "inconclusive"),
+}
 
 
-def test_verdicts_and_samples_needed(con: duckdb.DuckDBPyConnection) -> None:
-    n = 400
-    same = np.ones(n)
-    worse = np.r_[np.ones(n - 120), np.zeros(120)]  # 30 points down: clearly infeasible at a 5-point margin
-    add_comparison(con, np.stack([same, same]), np.stack([same, worse]))
-    rows = _migration(con, 0.05)
-    assert rows["sim_00000"]["verdict"] == "feasible"
-    assert rows["sim_00001"]["verdict"] == "infeasible"
-    assert rows["sim_00001"]["ci_high"] < -0.05
-    # Samples needed: n * ((z_.975 + z_.8) * se / (gap + margin))^2 at the observed se and gap.
-    row = rows["sim_00001"]
-    expected = math.ceil(n * ((1.959963984540054 + 0.8416212335729143) * row["se"] / (row["gap"] + 0.05)) ** 2)
-    assert row["samples_needed"] == expected
-    overall = rows["OVERALL"]
-    assert overall["gap"] == pytest.approx((0 + -0.3) / 2)  # equal suite weights
-    assert overall["n"] == 2 * n
+@pytest.mark.parametrize("case", list(_CASES), ids=list(_CASES))
+def test_compare_and_the_sql_macros_agree_on_the_exact_verdict(case: str, tmp_path: Path) -> None:
+    baseline, candidate, verdict = _CASES[case]
+    db = _store(tmp_path / "sim.duckdb", baseline[None, :], candidate[None, :])
+    before = _sql_rows(db)
+    assert before["sim_00000"]["verdict"] == "not computed: run harness compare" == gaps.NOT_COMPUTED
+    assert before["sim_00000"]["ci_low"] is None and before["sim_00000"]["gap"] == pytest.approx(
+        float(np.mean(candidate - baseline)))
+    result = compare(db, CompareOptions("B", "C"))
+    assert _sql_rows(db)["sim_00000"]["verdict"] == gaps.NOT_COMPUTED  # computing alone writes nothing
+    record(db, result)
+    compared = {r["task"]: r for r in result.rows}
+    assert compared["sim_00000"]["verdict"] == verdict
+    # One task: OVERALL is that task, with the same method.
+    assert compared["OVERALL"]["verdict"] == verdict
+    after = _sql_rows(db)
+    for task in ("sim_00000", "OVERALL"):
+        assert {k: after[task][k] for k in _SHARED} == {k: compared[task][k] for k in _SHARED}
+        row = after[task]
+        assert -1.0 <= row["ci_low"] <= row["gap"] <= row["ci_high"] <= 1.0
+        # The verdict never contradicts the p-values printed beside it.
+        assert (row["verdict"] == "feasible") == (row["p_noninferior"] <= 0.025)
+        assert (row["verdict"] == "infeasible") == (row["p_inferior"] <= 0.025)
+    if verdict == "too few documents":
+        assert compared["sim_00000"]["min_n"] > 4 and compared["sim_00000"]["samples_needed"] >= 6
+        shown = run_harness("compare", "-b", "B", "-c", "C", "--db", str(db))
+        assert shown.returncode == 0, shown.stderr
+        assert f"at least {compared['sim_00000']['min_n']} needed" in shown.stdout
+        assert "too few docs" in shown.stdout
 
 
-def test_inconclusive_when_the_interval_straddles_the_margin(con: duckdb.DuckDBPyConnection) -> None:
-    rng = np.random.default_rng(3)
-    b = (rng.uniform(size=60) < 0.6).astype(float)
-    c = np.where(rng.uniform(size=60) < 0.8, b, 1 - b)
-    add_comparison(con, b[None, :], c[None, :])
-    row = _migration(con, 0.05)["sim_00000"]
-    assert row["ci_low"] < -0.05 < row["ci_high"]
-    assert row["verdict"] == "inconclusive"
-    assert row["samples_needed"] > 60
+def test_a_stored_result_stands_only_for_its_margin_and_runs(tmp_path: Path) -> None:
+    db = _store(tmp_path / "sim.duckdb", np.ones((1, 80)), np.ones((1, 80)))
+    record(db, compare(db, CompareOptions("B", "C", margin=0.05)))
+    assert _sql_rows(db, 0.05)["sim_00000"]["verdict"] == "feasible"
+    assert _sql_rows(db, 0.02)["sim_00000"]["verdict"] == gaps.NOT_COMPUTED
+    # A newer candidate run is another comparison: its rows are not computed until compared.
+    with duckdb.connect(str(db)) as con:
+        add_run(con, "C", "run-C-later", ["sim_00000"], 80, finished="2026-02-01 00:00:00")
+        add_samples(con, "run-C-later", ["sim_00000"], np.zeros((1, 80)))
+    assert _sql_rows(db, 0.05)["OVERALL"]["verdict"] == gaps.NOT_COMPUTED
+    record(db, compare(db, CompareOptions("B", "C", margin=0.05)))
+    assert _sql_rows(db, 0.05)["OVERALL"]["verdict"] == "infeasible"
+
+
+def test_overall_never_says_more_than_its_tasks_allow(tmp_path: Path) -> None:
+    """Swapped sides, unequal task sizes: every task inconclusive means OVERALL cannot be feasible
+    (the old weighted-normal OVERALL read 'feasible' with p 4e-06 here)."""
+    rng = np.random.default_rng(11)
+    b = [rng.uniform(0.3, 0.9, n) for n in (2, 3)]
+    c = [np.clip(x + rng.uniform(0.4, 0.9, len(x)), 0, 1) for x in b]
+    db = tmp_path / "sim.duckdb"
+    con = open_store(db)
+    for provider, scores in (("B", b), ("C", c)):
+        for i, row in enumerate(scores):
+            add_run(con, provider, f"run-{provider}-{i}", [f"t{i}"], len(row))
+            add_samples(con, f"run-{provider}-{i}", [f"t{i}"], row[None, :])
+    con.close()
+    rows = {r["task"]: r for r in compare(db, CompareOptions("B", "C")).rows}
+    assert {rows[t]["verdict"] for t in ("t0", "t1")} == {"too few documents"}
+    assert rows["OVERALL"]["verdict"] == "too few documents" and rows["OVERALL"]["p_noninferior"] > 0.025
+    assert rows["OVERALL"]["n"] == 5 and rows["OVERALL"]["min_n"] > 3
+    assert rows["OVERALL"]["ci_low"] >= -1 and rows["OVERALL"]["ci_high"] <= 1
+
+
+def test_fail_on_gates_a_ci_job(tmp_path: Path) -> None:
+    lost = _store(tmp_path / "lost.duckdb", np.ones((2, 40)), np.r_[np.ones((1, 40)), np.zeros((1, 40))])
+    kept = _store(tmp_path / "kept.duckdb", np.ones((1, 80)), np.ones((1, 80)))
+    few = _store(tmp_path / "few.duckdb", np.ones((1, 4)), np.zeros((1, 4)))
+    gated = run_harness("compare", "-b", "B", "-c", "C", "--fail-on", "infeasible", "--db", str(lost))
+    assert gated.returncode == 1 and "--fail-on infeasible: sim_00001 is infeasible" in gated.stderr
+    assert run_harness("compare", "-b", "B", "-c", "C", "--fail-on", "infeasible", "--db", str(kept)).returncode == 0
+    assert run_harness("compare", "-b", "B", "-c", "C", "--fail-on", "infeasible", "--db", str(few)).returncode == 0
+    strict = run_harness("compare", "-b", "B", "-c", "C", "--fail-on", "inconclusive", "--db", str(few))
+    assert strict.returncode == 1 and "too few documents" in strict.stderr
+    assert run_harness("compare", "-b", "B", "-c", "C", "--fail-on", "inconclusive", "--db", str(kept)).returncode == 0
+    wrong = run_harness("compare", "-b", "B", "-c", "C", "--fail-on", "worse", "--db", str(kept))
+    assert wrong.returncode == 2 and "--fail-on takes 'infeasible' or 'inconclusive'" in one_error_line(wrong)
 
 
 def test_latest_complete_run_is_compared(con: duckdb.DuckDBPyConnection) -> None:
@@ -154,6 +176,7 @@ def test_python_helpers() -> None:
     assert stats.wilson(0, 10) == (0.0, pytest.approx(0.2775, abs=1e-4))
     low, high = stats.wilson(7, 10)  # type: ignore[misc]
     assert (low, high) == (pytest.approx(0.3968, abs=1e-4), pytest.approx(0.8922, abs=1e-4))
+    assert stats.mcnemar_exact(3, 10) == pytest.approx(0.0923, abs=1e-4)
     assert stats.holm([0.01, 0.04, 0.03, None]) == [pytest.approx(0.03), pytest.approx(0.06), pytest.approx(0.06), None]
     b, c = [1.0] * 30 + [0.0] * 30, [1.0] * 25 + [0.0] * 35
     first, again = stats.paired_bootstrap(b, c, 500, seed=9), stats.paired_bootstrap(b, c, 500, seed=9)

@@ -150,7 +150,8 @@ def test_the_report_shows_errors_beside_the_verdict(fake_runs: dict[str, Path], 
                          "--max-error-rate", "0.05", env=env)
     assert result.returncode == 0, result.stderr
     dom = check_in_browser(out, tmp_path)
-    verdict = re.search(r"<h3>flaky: <span class=\"verdict \w+\">\w+</span> <span class=\"errors\">([^<]*)</span>", dom)
+    verdict = re.search(r"<h3>flaky: <span class=\"verdict [\w-]+\">[^<]+</span> "
+                        r"<span class=\"errors\">([^<]*)</span>", dom)
     assert verdict is not None, dom[:3000]
     assert verdict.group(1) == "2 errored on the candidate, 0 on the incumbent: 2 pairs left out"
     assert "(2 errored on the candidate, 0 on the incumbent: 2 pairs left out)" in out.with_suffix(".md").read_text()

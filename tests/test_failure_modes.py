@@ -118,10 +118,9 @@ def test_compare_splits_the_losses(crafted: Path) -> None:
 def test_refusal_patterns() -> None:
     con = duckdb.connect()
     try:
-        from harness.store.migrations import m0006_errors_do_not_vote, m0010_failure_modes
+        from harness.store.sql import failures
 
-        con.execute(m0006_errors_do_not_vote._RUN_COUNTS.split("alter table")[0])
-        con.execute(m0010_failure_modes._MACROS)
+        con.execute(failures.LH_IS_REFUSAL.sql)
         for text, refused in [("I'm sorry, but I can't help with that.", True), ("I cannot assist with that.", True),
                               ("As an AI language model, I do not have opinions.", True),
                               ("I can’t provide medical advice.", True), ("The answer is 4.", False),

@@ -1,8 +1,10 @@
-"""`harness compare`: the `migration()` SQL macro's rows, guarded and with Python-only extras.
+"""`harness compare`: the `migration()` SQL macro's rows, guarded, with their statistics.
 
-The numbers SQL has (gap, interval, p-value, verdict, samples needed, cost, latency) are taken from
-SQL as they are; Python adds Wilson intervals for each side's mean, a seeded paired bootstrap interval
-for retained quality, and optionally Holm-adjusted p-values across tasks.
+SQL pairs the docs and gives means, counts, cost and latency; the exact intervals, p-values, verdicts
+and samples needed are computed from every doc's difference (harness.analysis.gaps) and returned for
+the caller to store, so that the SQL macros show them too. Python also adds Wilson intervals for each
+side's mean on 0/1 scores, a seeded bootstrap interval for retained quality (approximate, labelled
+so), and optionally Holm-adjusted p-values across tasks.
 """
 
 from __future__ import annotations
@@ -13,19 +15,12 @@ from typing import Any
 
 import duckdb
 
-from harness.analysis import capacity, failures, features, guard, judged, stats
+from harness.analysis import capacity, failures, features, gaps, guard, judged, stats
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE, check_max_error_rate, percent
 from harness.errors import HarnessError
 from harness.store import Store
+from harness.store.gap_tests import record_gap_tests
 from harness.store.reads import fetch_dicts
-
-_PAIRED_SCORES = """
-    select b.score, c.score from samples b join samples c using (task, doc_id, metric, filter)
-    where b.run_id = ? and c.run_id = ? and b.task = ? and b.metric = ? and b.filter = ?
-      and b.score is not null and c.score is not null and lh_failure(b.error) is null
-      and lh_failure(c.error) is null
-    order by doc_id
-"""
 
 
 class NotComparable(HarnessError):
@@ -94,13 +89,14 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
         rows = _migration_rows(con, options)
         if not any(r["task"] != "OVERALL" for r in rows):
             raise HarnessError(f"'{options.baseline}' and '{options.candidate}' share no scored task")
+        gaps.apply_tests(con, rows, options.margin, options.baseline)
         for row in rows:
             _add_extras(con, row, options)
         task_rows = [r for r in rows if r["task"] != "OVERALL"]
         sides = (features.side_provider(con, task_rows[0]["baseline_run"]),
                  features.side_provider(con, task_rows[0]["candidate_run"]))
         run_ids = sorted({r["baseline_run"] for r in task_rows} | {r["candidate_run"] for r in task_rows})
-        gaps = features.capability_gaps(con, sides[0], sides[1], run_ids)
+        capability = features.capability_gaps(con, sides[0], sides[1], run_ids)
         needed = features.needed_features(con, run_ids)
         basis = {side: _latency_basis(con, [r[f"{side}_run"] for r in task_rows]) for side in ("baseline", "candidate")}
         unsupported = {side: _unsupported(con, task_rows, side) for side in ("baseline", "candidate")}
@@ -121,7 +117,7 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
         for row in rows:
             row["p_holm"] = adjusted[task_rows.index(row)] if row in task_rows else None
     comparison = Comparison(options.baseline, options.candidate, options.suite, options.margin, rows,
-                            [m.line() for m in mismatches], gaps, needed, *sides, latency_basis=basis,
+                            [m.line() for m in mismatches], capability, needed, *sides, latency_basis=basis,
                             unsupported=unsupported, losses=lost, judged=preference, bills=bills)
     by_task: dict[str, list[str]] = {}
     for m in mismatches:
@@ -130,6 +126,25 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
         kinds = by_task.get(row["task"], []) if row["task"] != "OVERALL" else sorted({m.kind for m in mismatches})
         row["mismatch"] = ", ".join(kinds) or None if mismatches else None
     return comparison
+
+
+def record(db: Path, comparison: Comparison) -> None:
+    """Have the store keep this comparison's statistics, for the SQL macros to show (`gap_tests`). A
+    comparison forced past the guard is not kept: SQL shows only what compares as it is."""
+    if not comparison.mismatches:
+        record_gap_tests(Store(db, wait_s=10.0), gaps.stored_rows("quality", comparison.rows, comparison.margin)
+                         + judged.stored_rows(comparison.judged, comparison.margin))
+
+
+def gate(comparison: Comparison, fail_on: str | None) -> list[str]:
+    """The rows that fail a CI gate: 'infeasible' fails on an infeasible verdict (OVERALL or any task),
+    'inconclusive' on anything short of feasible (inconclusive, too few documents, withheld, infeasible)."""
+    if fail_on is None:
+        return []
+    rows = comparison.rows
+    failing = [r for r in rows if r["verdict"] == "infeasible"] if fail_on == "infeasible" else [
+        r for r in rows if r["verdict"] != "feasible"]
+    return [f"{r['task']} is {r['verdict']}" for r in failing]
 
 
 def refuse_errored_sides(con: duckdb.DuckDBPyConnection, baseline: str, candidate: str, suite: str | None,
@@ -192,20 +207,13 @@ def _migration_rows(con: duckdb.DuckDBPyConnection, options: CompareOptions) -> 
 
 
 def _add_extras(con: duckdb.DuckDBPyConnection, row: dict[str, Any], options: CompareOptions) -> None:
-    row.update(baseline_wilson=None, candidate_wilson=None, retained_boot_ci=None, gap_boot_ci=None)
+    row.update(baseline_wilson=None, candidate_wilson=None, retained_boot_ci=None)
     if row["task"] == "OVERALL":
         return
-    b_scores, c_scores = paired_scores(con, row)
-    if row["method"].startswith("agresti-min"):
+    b_scores, c_scores = gaps.paired_scores(con, row)
+    if all(s in (0, 1) for s in b_scores + c_scores):
         row["baseline_wilson"] = stats.wilson(round(sum(b_scores)), len(b_scores))
         row["candidate_wilson"] = stats.wilson(round(sum(c_scores)), len(c_scores))
     boot = stats.paired_bootstrap(b_scores, c_scores, options.bootstrap_iterations, options.seed)
     if boot is not None:
-        row["gap_boot_ci"], row["retained_boot_ci"] = boot.gap_ci, boot.retained_ci
-
-
-def paired_scores(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> tuple[list[float], list[float]]:
-    """The doc-paired primary scores behind one task row of `migration()`."""
-    pairs = con.execute(_PAIRED_SCORES, [row["baseline_run"], row["candidate_run"], row["task"], row["metric"],
-                                         row["filter"]]).fetchall()
-    return [p[0] for p in pairs], [p[1] for p in pairs]
+        row["retained_boot_ci"] = boot.retained_ci

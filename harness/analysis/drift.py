@@ -4,7 +4,9 @@ the same name? Per task: the paired change of the primary score with its 95% int
 flipped (both answers), and whether the model the API reported or its system fingerprint changed.
 
 A task regresses when its change's interval lies wholly below -margin (margin 0: a significant drop
-of any size). Each check is stored (`drift_checks`), so the report can show a timeline per task.
+of any size); the interval and p-value are the exact ones `harness compare` uses (harness.analysis.
+betting), so a handful of docs or answers that did not change cannot fake a regression. Each check is
+stored (`drift_checks`), so the report can show a timeline per task.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from harness.analysis import betting, gaps
 from harness.errors import HarnessError
 from harness.store import Store
 from harness.store.drift import record_drift
@@ -95,20 +98,25 @@ def _pick(con: duckdb.DuckDBPyConnection, provider: str, suite: str, since: date
 
 
 def _rows(con: duckdb.DuckDBPyConnection, earlier: str, later: str, margin: float) -> list[dict[str, Any]]:
-    gaps = fetch_dicts(con.execute("select * from quality_gap(?, ?, max_error_rate := 1.0)", [earlier, later]))
-    if not gaps:
+    changes = fetch_dicts(con.execute("select * from quality_gap(?, ?, max_error_rate := 1.0)", [earlier, later]))
+    if not changes:
         raise HarnessError(f"runs {earlier} and {later} share no scored task")
     same = {r["task"]: r for r in fetch_dicts(con.execute(_SAME, [earlier, later]))}
     rows = []
-    for gap in gaps:
+    for gap in changes:
         shared = same.get(gap["task"], {"compared": 0, "identical": 0})
-        low, high = gap["ci_low"], gap["ci_high"]
+        earlier_scores, later_scores = gaps.paired_scores(con, gap)
+        lo, hi, _ = gaps.difference_range(earlier_scores + later_scores)
+        test = betting.paired_test([b - a for a, b in zip(earlier_scores, later_scores, strict=True)], margin, lo, hi,
+                                   needed=False)
+        low, high = test.ci_low, test.ci_high
         verdict = ("regression" if high is not None and high < -margin else
-                   "improvement" if low is not None and low > margin else "no significant change")
+                   "improvement" if low is not None and low > margin else
+                   "too few documents" if test.verdict == "too few documents" else "no significant change")
         rows.append({
             "task": gap["task"], "n": gap["n"], "earlier_mean": gap["baseline_mean"],
             "later_mean": gap["candidate_mean"],
-            "change": gap["gap"], "ci_low": low, "ci_high": high, "p_value": gap["p_value"],
+            "change": gap["gap"], "ci_low": low, "ci_high": high, "p_value": test.p_value,
             "identical_share": shared["identical"] / shared["compared"] if shared["compared"] else None,
             "errored_pairs": gap["errored_pairs"], "verdict": verdict,
         })

@@ -16,9 +16,9 @@ from typing import Any
 import duckdb
 
 from harness import __version__
-from harness.analysis import stats
+from harness.analysis import gaps, stats
 from harness.analysis.capacity import Targets
-from harness.analysis.compare import CompareOptions, Comparison, compare, latency_notes, paired_scores
+from harness.analysis.compare import CompareOptions, Comparison, compare, latency_notes
 from harness.analysis.drift import timeline
 from harness.analysis.features import feature_status, needed_features
 from harness.analysis.risk import RISK_PARTS, RiskWeights, incumbent_from, parts_from
@@ -128,7 +128,7 @@ def build(db: Path, options: ReportOptions) -> ReportData:
 def _candidate(con: duckdb.DuckDBPyConnection, comparison: Comparison, incumbent: dict[str, Any],
                options: ReportOptions) -> CandidateReport:
     tasks = [r for r in comparison.rows if r["task"] != "OVERALL"]
-    strata = [(*paired_scores(con, r), r["weight"]) for r in tasks]
+    strata = [(*gaps.paired_scores(con, r), r["weight"]) for r in tasks]
     parts = parts_from(comparison, incumbent_from(con, comparison.baseline_provider))
     weights = options.weights.model_dump()
     values = [getattr(parts, p) for p in RISK_PARTS] + [weights[p] for p in RISK_PARTS]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,11 +20,13 @@ from harness.cli.common import (
     say,
 )
 from harness.cli.output import render
+from harness.errors import HarnessError
 
 # Columns of `--format table`; json and csv carry every column.
 _TABLE = (
     ("task", "task"), ("n", "n"), ("baseline", "baseline_mean"), ("candidate", "candidate_mean"), ("gap", "gap"),
-    ("95% CI", "ci"), ("retained", "retained"), ("p", "p_value"), ("verdict", "verdict"),
+    ("95% CI", "ci"), ("retained", "retained"), ("p gap=0", "p_value"), ("p verdict", "p_verdict"),
+    ("verdict", "verdict"),
     ("n to decide", "samples_needed"), ("errored base/cand", "errors"), ("$/1k base→cand", "cost"),
     ("p50 ms base→cand", "p50"), ("losses: baseline right, candidate not", "losses"),
 )
@@ -72,21 +75,27 @@ def compare_cmd(
     slo_ttft_ms: SloTtft = 1000.0,
     slo_itl_ms: SloItl = 100.0,
     serving: ServingOption = None,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", help="For CI: 'infeasible' exits 1 when OVERALL or any task is infeasible; 'inconclusive' "
+                          "exits 1 unless every verdict is feasible.")] = None,
     fmt: FormatOption = "table",
     db: DbOption = None,
 ) -> None:
-    """Quality gap per task and overall, with 95% CIs and a migration verdict against a margin.
+    """Quality gap per task and overall, with exact 95% CIs and a migration verdict against a margin.
 
-    Example: harness compare --baseline gpt-4o --candidate smollm2 --suite core --margin 0.05
+    Example: harness compare --baseline gpt-4o --candidate smollm2 --suite core --margin 0.05 --fail-on infeasible
     """
-    from harness.analysis.compare import CompareOptions, compare, latency_notes, unsupported_notes
+    from harness.analysis.compare import CompareOptions, compare, gate, record
 
+    if fail_on not in (None, "infeasible", "inconclusive"):
+        raise HarnessError(f"--fail-on takes 'infeasible' or 'inconclusive', got {fail_on!r}")
     output = parse_format(fmt)
     result = compare(database(db), CompareOptions(
         baseline=baseline, candidate=candidate, suite=suite, margin=margin, allow_mismatch=allow_mismatch,
         holm=holm, bootstrap_iterations=bootstrap, max_error_rate=max_error_rate, judge=judge,
         targets=_targets(requests_per_day, peak_factor, slo_ttft_ms, slo_itl_ms), serving=serving,
     ))
+    record(database(db), result)
     if output == "json":
         print(json.dumps({
             "baseline": result.baseline, "candidate": result.candidate, "suite": result.suite,
@@ -100,17 +109,27 @@ def compare_cmd(
             "bills": [vars(bill) for bill in result.bills],
             "rows": result.rows,
         }, indent=2, default=str))
-        return
-    if output == "csv":
+    elif output == "csv":
         columns = list(result.rows[0])
         render(columns, [[_csv_value(r[c]) for c in columns] for r in result.rows], "csv", console)
-        return
+    else:
+        _print_comparison(result, baseline, candidate, margin)
+    failing = gate(result, fail_on)
+    if failing:
+        say(f"error: --fail-on {fail_on}: {'; '.join(failing)}", stderr=True)
+        sys.exit(1)
+
+
+def _print_comparison(result: Any, baseline: str, candidate: str, margin: float) -> None:
+    from harness.analysis.compare import latency_notes, unsupported_notes
+    from harness.analysis.gaps import row_notes
+
     if result.label:
         say(result.label, stderr=True)
     title = f"{candidate} vs {baseline} (margin {margin:g})" + (" — MISMATCHED" if result.label else "")
     render([name for name, _ in _TABLE], [[_cell(r, key) for _, key in _TABLE] for r in result.rows], "table",
            console, title=title)
-    for note in [*unsupported_notes(result), *latency_notes(result)]:
+    for note in [*unsupported_notes(result), *latency_notes(result), *row_notes(result.rows)]:
         say(f"note: {note}")
     for gap in result.capability_gaps:
         say(f"capability gap: the suite needs {gap['feature']}; {result.candidate_provider} "
@@ -147,12 +166,19 @@ def _csv_value(value: Any) -> Any:
 
 
 def _cell(row: dict[str, Any], key: str) -> Any:
+    from harness.analysis.gaps import p_verdict, verdict_text
+
     if key == "ci":
         return _span(row["ci_low"], row["ci_high"])
     if key == "cost":
         return _pair(row["baseline_cost_per_1k"], row["candidate_cost_per_1k"], "{:.4g}")
     if key == "p50":
         return _pair(row["baseline_p50_ms"], row["candidate_p50_ms"], "{:.0f}")
+    if key == "verdict":
+        return verdict_text(row)
+    if key in ("p_verdict", "p_value"):
+        value = p_verdict(row) if key == "p_verdict" else row.get(key)
+        return None if value is None else f"{value:.3g}"
     if key == "errors":
         return f"{row['baseline_errors'] or 0}/{row['candidate_errors'] or 0}"
     value = row.get(key)

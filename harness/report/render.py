@@ -14,6 +14,7 @@ from typing import Any
 
 import jinja2
 
+from harness.analysis.gaps import UNDECIDED, p_verdict, row_notes, verdict_text
 from harness.analysis.review import ReportData
 from harness.errors import HarnessError
 from harness.report import svg
@@ -75,7 +76,9 @@ def _env(autoescape: bool) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
     env.filters.update(num=num, signed=signed, usd=usd, money=money, ms=ms, pvalue=pvalue, md=md_cell, fence=fence)
-    env.globals.update(span=span, errors_line=errors_line)
+    env.filters["slug"] = lambda value: re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-")
+    env.globals.update(span=span, errors_line=errors_line, verdict_text=verdict_text, row_notes=row_notes,
+                       p_verdict=p_verdict)
     return env
 
 
@@ -87,12 +90,12 @@ def charts(data: ReportData) -> dict[str, Any]:
     points = [(data.baseline, first["baseline_cost_per_1k"], first["baseline_mean"])]
     points += [(c.name, c.overall["candidate_cost_per_1k"], c.overall["candidate_mean"]) for c in data.candidates]
     needed = [(f"{c.name}: {r['task']}", float(r["samples_needed"])) for c in data.candidates for r in c.tasks
-              if r["verdict"] == "inconclusive" and r["samples_needed"] is not None]
+              if r["verdict"] in UNDECIDED and r["samples_needed"] is not None]
     return {
         "forest": forest,
         "quality_cost": svg.scatter(points, "USD per 1,000 samples", "weighted score", "Quality against cost"),
         "latency": svg.boxes(data.latencies, "ms", "Latency per sample"),
-        "needed": svg.bars(needed, "docs", "Samples needed to decide each inconclusive task"),
+        "needed": svg.bars(needed, "docs", "Documents needed to decide each undecided task"),
     }
 
 

@@ -35,6 +35,10 @@ METRICS = {
     "bfcl": ("ast_match",),
 }
 LOWER_IS_BETTER = {"spurious_call", "missed_call"}
+# Metrics that measure agreement with the expected answer, which on imported traffic is the incumbent's
+# own logged answer: the log scores 1 against itself, so only a replay of the incumbent is a fair baseline.
+AGAINST_LOG = {"tool_match", "tool_names", "tool_f1", "spurious_call", "missed_call", "json_match",
+               "field_agreement", "similarity", "exact"}
 
 
 def answer_calls(answer: Any) -> list[Call]:

@@ -1,6 +1,8 @@
-"""Ordered, named schema migrations, recorded in `schema_migrations`.
+"""Ordered, named schema migrations, recorded in `schema_migrations`, then the SQL views and macros.
 
-Append new ones at the end; never edit or reorder one that has shipped.
+Migrations change tables, columns and data only. Append new ones at the end; never edit or reorder
+one that has shipped. Views and macros live in harness/store/sql/ (one current definition each,
+re-applied by hash after the migrations): changing one is an edit of its definition, not a migration.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from harness.errors import HarnessError
+from harness.store import sql
 from harness.store.migrations import (
     m0001_initial,
     m0002_run_agreement,
@@ -26,6 +29,7 @@ from harness.store.migrations import (
     m0011_judges,
     m0012_operations,
     m0013_load,
+    m0014_gap_tests,
 )
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -44,11 +48,13 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0011_judges", m0011_judges.apply),
     ("0012_operations", m0012_operations.apply),
     ("0013_load", m0013_load.apply),
+    ("0014_gap_tests", m0014_gap_tests.apply),
 ]
 
 
 def migrate(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool = False) -> None:
-    """Apply missing migrations in order; refuse a database made by a newer harness."""
+    """Apply missing migrations in order, then bring the views and macros up to date; refuse a
+    database made by a newer harness. Costs no writes (one read each) when all is current."""
     known = [name for name, _ in MIGRATIONS]
     tables = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
     if tables and "schema_migrations" not in tables:  # someone else's database: change nothing in it
@@ -65,11 +71,9 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool = False)
     # Ids count applications, so a migration that reaches a database later still gets a fresh one.
     pending = [(len(applied) + i, name, fn)
                for i, (name, fn) in enumerate([m for m in MIGRATIONS if m[0] not in applied], 1)]
-    if not pending:
-        return
-    if read_only:
+    if pending and read_only:
         raise HarnessError(f"{path} needs schema migrations; run any writing command (e.g. harness eval) first")
-    if "schema_migrations" not in tables:
+    if pending and "schema_migrations" not in tables:
         con.execute(
             "create table schema_migrations (id integer primary key, name varchar not null unique,"
             " applied_at timestamp default current_timestamp)"
@@ -84,3 +88,9 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool = False)
             with suppress(duckdb.Error):  # a failed commit already ended it; keep the original error
                 con.execute("rollback")
             raise
+    # Migrations never create schema_objects, so the table list read above still tells whether it exists.
+    if sql.is_current(sql.recorded(con) if "schema_objects" in tables else None):
+        return
+    if read_only:
+        raise HarnessError(f"{path} needs its SQL views updated; run any writing command (e.g. harness eval) first")
+    sql.apply_definitions(con)  # in one transaction of its own

@@ -7,8 +7,9 @@
   falling linearly to 0 a year out; 0 with none announced) and `drift` (1 minus the share of identical
   answers in the incumbent's latest drift check; 0 when never checked), with weights `w_retirement`
   and `w_drift` (0 for rows stored before, so their scores stay as they were).
-- `lh_risk_score7` weighs the seven parts; `risk_scores` and `lockin_risk` use it.
-Shipped SQL is frozen: later changes go in a new migration.
+The macro `lh_risk_score7` that weighs the seven parts, and the views `risk_scores` and
+`lockin_risk` that use it, now live in harness/store/sql/risk.py: a change to one is an edit of its
+one definition, re-applied by hash; a table change is a new migration.
 """
 
 from __future__ import annotations
@@ -31,22 +32,6 @@ _RISK = """
     alter table risk_parts add column w_retirement double default 0;
     alter table risk_parts add column w_drift double default 0;
     update risk_parts set retirement = 0, drift = 0, w_retirement = 0, w_drift = 0;
-    create macro lh_risk_score7(quality, infeasible, features, openness, price, retirement, drift,
-                                w_quality, w_infeasible, w_features, w_openness, w_price, w_retirement, w_drift) as
-        100.0 * (w_quality * quality + w_infeasible * infeasible + w_features * features + w_openness * openness
-                 + w_price * price + w_retirement * retirement + w_drift * drift)
-        / nullif(w_quality + w_infeasible + w_features + w_openness + w_price + w_retirement + w_drift, 0);
-    create or replace view risk_scores as
-        select *, lh_risk_score7(quality, infeasible, features, openness, price, retirement, drift,
-                                 w_quality, w_infeasible, w_features, w_openness, w_price, w_retirement, w_drift)
-                  as score
-        from risk_parts;
-    create or replace view lockin_risk as
-        select incumbent, suite, candidate as best_candidate, score, quality, infeasible, features, openness, price,
-               retirement, drift, w_quality, w_infeasible, w_features, w_openness, w_price, w_retirement, w_drift,
-               margin, computed_at, detail
-        from risk_scores
-        qualify row_number() over (partition by incumbent, suite order by score, candidate) = 1;
 """
 
 
