@@ -84,7 +84,7 @@ class _Bets:
         if u >= 1:
             return 0.0 if self.n else 1.0
         lam = np.minimum(self.bets, TRUNCATION / u)
-        return float(np.mean(np.exp(np.sum(np.log1p(lam * (self.x - u)), axis=1))))
+        return _mean_exp(np.sum(np.log1p(lam * (self.x - u)), axis=1))
 
     def down(self, m: float) -> float:
         """Capital of betting that the mean is below m."""
@@ -94,7 +94,7 @@ class _Bets:
         if u <= 0:
             return 0.0 if self.n else 1.0
         lam = np.minimum(self.bets, TRUNCATION / (1 - u))
-        return float(np.mean(np.exp(np.sum(np.log1p(-lam * (self.x - u)), axis=1))))
+        return _mean_exp(np.sum(np.log1p(-lam * (self.x - u)), axis=1))
 
     def interval(self, threshold: float | None = None) -> tuple[float, float]:
         """Every mean whose capital stays below `threshold` on both sides (capital is monotone in m)."""
@@ -105,6 +105,14 @@ class _Bets:
         low = self.lo if low - self.lo < snap else low
         high = self.hi if self.hi - high < snap else high
         return low, max(low, high)
+
+
+def _mean_exp(logs: np.ndarray) -> float:
+    """The mean capital over orders from log-capitals, without overflow (a capital past e^700 is inf)."""
+    top = float(np.max(logs))
+    if top > 700:
+        return math.inf
+    return float(math.exp(top) * np.mean(np.exp(logs - top)))
 
 
 def _plug_in_bets(x: np.ndarray, alpha: float) -> np.ndarray:

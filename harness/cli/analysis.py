@@ -141,14 +141,15 @@ def _print_comparison(result: Any, baseline: str, candidate: str, margin: float)
     if result.judged.rubric:
         render(["task", "n", "baseline", "candidate", "gap", "95% CI", "verdict"],
                [[r["task"], r["n"], f"{r['baseline_mean']:.3f}", f"{r['candidate_mean']:.3f}", f"{r['gap']:+.3f}",
-                 _span(r["ci_low"], r["ci_high"]), r["verdict"]] for r in result.judged.rubric], "table", console,
+                 _span(r["ci_low"], r["ci_high"]), _cell(r, "verdict")] for r in result.judged.rubric], "table",
+               console,
                title=f"rubric grades by {result.judged.rubric[0]['judge']}: {candidate} vs {baseline}")
 
 
 def _judged_table(judged: Any, candidate: str, baseline: str) -> None:
     columns = ["task", "n", "wins", "ties", "losses", "win - loss", "95% CI", "p", "verdict", "both orders agree"]
     rows = [[r["task"], r["n"], r["wins"], r["ties"], r["losses"], f"{r['gap']:+.3f}", _span(r["ci_low"], r["ci_high"]),
-             r["p_value"], r["verdict"], f"{r['position_consistency']:.0%}"] for r in judged.rows]
+             _cell(r, "p_value"), _cell(r, "verdict"), f"{r['position_consistency']:.0%}"] for r in judged.rows]
     render(columns, rows, "table", console,
            title=f"judged by {judged.judge}: {candidate} vs {baseline} (pairwise, both orders)")
     calibration = judged.calibration
