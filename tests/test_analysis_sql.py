@@ -176,7 +176,6 @@ def test_python_helpers() -> None:
     assert stats.wilson(0, 10) == (0.0, pytest.approx(0.2775, abs=1e-4))
     low, high = stats.wilson(7, 10)  # type: ignore[misc]
     assert (low, high) == (pytest.approx(0.3968, abs=1e-4), pytest.approx(0.8922, abs=1e-4))
-    assert stats.mcnemar_exact(3, 10) == pytest.approx(0.0923, abs=1e-4)
     assert stats.holm([0.01, 0.04, 0.03, None]) == [pytest.approx(0.03), pytest.approx(0.06), pytest.approx(0.06), None]
     b, c = [1.0] * 30 + [0.0] * 30, [1.0] * 25 + [0.0] * 35
     first, again = stats.paired_bootstrap(b, c, 500, seed=9), stats.paired_bootstrap(b, c, 500, seed=9)

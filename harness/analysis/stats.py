@@ -1,6 +1,6 @@
-"""Statistics that SQL does not carry: Wilson intervals, McNemar's exact test, Holm's adjustment and a
-seeded paired bootstrap. The per-task gap, its interval and p-value live in SQL (migration 0003) so
-that `harness compare` and plain `duckdb` give the same numbers; docs/statistics.md has the formulas.
+"""Descriptive extras beside the exact comparison (harness.analysis.betting): Wilson intervals for each
+side's mean, Holm's adjustment across tasks, and a seeded paired bootstrap for retained quality
+(approximate; no verdict uses it). docs/statistics.md says which number comes from where.
 """
 
 from __future__ import annotations
@@ -25,16 +25,6 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None
     low = 0.0 if successes == 0 else max(0.0, centre - half)
     high = 1.0 if successes == n else min(1.0, centre + half)
     return low, high
-
-
-def mcnemar_exact(baseline_only: int, candidate_only: int) -> float:
-    """Two-sided exact McNemar p-value: the discordant pairs against Binomial(b + c, 1/2)."""
-    m = baseline_only + candidate_only
-    if m == 0:
-        return 1.0
-    k = min(baseline_only, candidate_only)
-    tail = sum(math.comb(m, i) for i in range(k + 1)) / 2**m
-    return min(1.0, 2 * tail)
 
 
 def holm(p_values: Sequence[float | None]) -> list[float | None]:
