@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from harness.cli.common import FormatOption, command_group, console, parse_format, say
-from harness.cli.output import render
+from harness.cli.output import print_json, render
 from harness.errors import HarnessError
 
 providers_app = command_group("Provider profiles (providers/*.toml).")
@@ -41,9 +40,9 @@ def providers_show(name: Annotated[str, typer.Argument(help="Profile name.")]) -
 
     profile = load_profile(name)
     lifecycle, index = profile.lifecycle, profile.openness.index
-    print(json.dumps({**profile.public_dict(), "profile_hash": profile.content_hash(),
-                      "days_to_retirement": lifecycle.days_to_retirement() if lifecycle else None,
-                      "openness_index_score": round(index.score, 3) if index else None}, indent=2))
+    print_json({**profile.public_dict(), "profile_hash": profile.content_hash(),
+                "days_to_retirement": lifecycle.days_to_retirement() if lifecycle else None,
+                "openness_index_score": round(index.score, 3) if index else None})
 
 
 @tasks_app.command("list")
