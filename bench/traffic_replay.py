@@ -113,7 +113,7 @@ class _Window:
     def start(self, total: int) -> None:
         self.first = time.perf_counter()
 
-    def advance(self, n: int = 1) -> None:
+    def advance(self, n: int = 1, errors: int = 0) -> None:
         self.done += n
         self.last = time.perf_counter()
 

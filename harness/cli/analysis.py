@@ -19,7 +19,7 @@ from harness.cli.common import (
     parse_format,
     say,
 )
-from harness.cli.output import render
+from harness.cli.output import print_json, render
 from harness.errors import HarnessError
 
 # Columns of `--format table`; json and csv carry every column.
@@ -97,7 +97,7 @@ def compare_cmd(
     ))
     record(database(db), result)
     if output == "json":
-        print(json.dumps({
+        print_json({
             "baseline": result.baseline, "candidate": result.candidate, "suite": result.suite,
             "margin": result.margin, "label": result.label, "mismatches": result.mismatches,
             "capability_gaps": result.capability_gaps, "latency_basis": result.latency_basis,
@@ -108,7 +108,7 @@ def compare_cmd(
                        "rubric": result.judged.rubric},
             "bills": [vars(bill) for bill in result.bills],
             "rows": result.rows,
-        }, indent=2, default=str))
+        })
     elif output == "csv":
         columns = list(result.rows[0])
         render(columns, [[_csv_value(r[c]) for c in columns] for r in result.rows], "csv", console)
@@ -250,7 +250,7 @@ def risk_cmd(
     for note in notes:
         say(note, stderr=True)
     if output == "json":
-        print(json.dumps(rows, indent=2, default=str))
+        print_json(rows)
         return
     columns = ["candidate", "score", *(f"{p} (w {rows[0]['w_' + p]:g})" for p in RISK_PARTS)]
     table = [[r["candidate"], round(r["score"], 1), *(round(r[p], 3) for p in RISK_PARTS)] for r in rows]

@@ -40,10 +40,27 @@ for name, group in (("providers", providers_app), ("tasks", tasks_app), ("runs",
 _state = {"debug": False}
 
 
+class _NoticeLines(logging.Handler):
+    """Status lines from below the CLI ('loading model ...', 'waiting for the database lock ...'):
+    printed on stderr as plain lines, like every other line the CLI prints."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        say(record.getMessage(), stderr=True)
+
+
+def _show_notices() -> None:
+    notices = logging.getLogger("harness.notice")
+    if not any(isinstance(h, _NoticeLines) for h in notices.handlers):
+        notices.addHandler(_NoticeLines())
+    notices.setLevel(logging.INFO)
+    notices.propagate = False
+
+
 @app.callback()
 def _root(debug: Annotated[bool, typer.Option("--debug", help="Verbose logs and full tracebacks.")] = False) -> None:
     _state["debug"] = debug
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _show_notices()
     if not debug:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

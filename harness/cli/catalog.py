@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from harness.cli.common import FormatOption, command_group, console, parse_format, say
-from harness.cli.output import render
+from harness.cli.output import print_json, render
 from harness.errors import HarnessError
 
 providers_app = command_group("Provider profiles (providers/*.toml).")
@@ -19,15 +18,28 @@ data_app = command_group("Offline benchmark data packs (tasks/packs.toml).")
 
 @providers_app.command("list")
 def providers_list(fmt: FormatOption = "table") -> None:
-    """List provider profiles.
+    """List provider profiles. A profile that does not load is listed too, with its one-line error in
+    the `problem` column, and the command then exits 1 (the good ones are still all shown).
 
     Example: harness providers list
     """
     from harness.config.profiles import available_profiles, load_profile
 
-    profiles = [load_profile(name) for name in available_profiles()]
-    rows = [(p.name, p.kind, p.model, p.openness.class_, p.openness.licence) for p in profiles]
-    render(["name", "kind", "model", "openness", "licence"], rows, parse_format(fmt), console)
+    output = parse_format(fmt)
+    rows: list[tuple[str, ...]] = []
+    for name in available_profiles():
+        try:
+            p = load_profile(name)
+        except HarnessError as exc:  # one broken file must not hide every other profile
+            rows.append((name, "", "", "", "", str(exc)))
+            continue
+        rows.append((p.name, p.kind, p.model, p.openness.class_, p.openness.licence, ""))
+    render(["name", "kind", "model", "openness", "licence", "problem"], rows, output, console)
+    broken = [row[0] for row in rows if row[5]]
+    if broken:
+        say(f"error: {len(broken)} profile(s) do not load: {', '.join(broken)} (see the problem column)",
+            stderr=True)
+        raise typer.Exit(1)
 
 
 @providers_app.command("show")
@@ -41,9 +53,9 @@ def providers_show(name: Annotated[str, typer.Argument(help="Profile name.")]) -
 
     profile = load_profile(name)
     lifecycle, index = profile.lifecycle, profile.openness.index
-    print(json.dumps({**profile.public_dict(), "profile_hash": profile.content_hash(),
-                      "days_to_retirement": lifecycle.days_to_retirement() if lifecycle else None,
-                      "openness_index_score": round(index.score, 3) if index else None}, indent=2))
+    print_json({**profile.public_dict(), "profile_hash": profile.content_hash(),
+                "days_to_retirement": lifecycle.days_to_retirement() if lifecycle else None,
+                "openness_index_score": round(index.score, 3) if index else None})
 
 
 @tasks_app.command("list")

@@ -12,6 +12,7 @@ from harness.cli.output import Format, make_console
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
 from harness.config.paths import default_db
 from harness.errors import HarnessError
+from harness.visible import visible
 
 console = make_console()
 err = make_console(stderr=True)
@@ -43,5 +44,6 @@ def parse_format(value: str) -> Format:
 
 
 def say(text: str, stderr: bool = False) -> None:
-    """Print one line as plain text: no markup, no highlighting, no wrapping."""
-    (err if stderr else console).print(text, markup=False, highlight=False, soft_wrap=True)
+    """Print one line as plain text: no markup, no highlighting, no wrapping, control characters
+    shown escaped (an error can quote a stored or user-given string)."""
+    (err if stderr else console).print(visible(text), markup=False, highlight=False, soft_wrap=True)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from harness.cli.common import DbOption, FormatOption, console, database, parse_format, say
-from harness.cli.output import render
+from harness.cli.output import print_json, render
 from harness.errors import HarnessError
 
 
@@ -50,10 +50,9 @@ def drift_cmd(
     output = parse_format(fmt)
     result = drift(database(db), provider, suite, margin, _since(since), runs)
     if output == "json":
-        print(json.dumps({"provider": provider, "suite": suite, "earlier_run": result.earlier_run,
-                          "later_run": result.later_run, "rows": result.rows, "flipped": result.flipped,
-                          "models": result.models, "fingerprints": result.fingerprints, "notes": result.notes},
-                         indent=2, default=str))
+        print_json({"provider": provider, "suite": suite, "earlier_run": result.earlier_run,
+                    "later_run": result.later_run, "rows": result.rows, "flipped": result.flipped,
+                    "models": result.models, "fingerprints": result.fingerprints, "notes": result.notes})
     else:
         columns = ["task", "n", "earlier", "later", "change", "95% CI", "p", "identical", "flipped", "verdict"]
         rows = [[r["task"], r["n"], _num(r["earlier_mean"]), _num(r["later_mean"]), _num(r["change"], "+.3f"),

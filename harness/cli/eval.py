@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -14,30 +15,68 @@ from harness.cli.common import DbOption, console, database, err, say
 from harness.cli.output import render
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
 
+# Without a terminal (cron, CI, a log file) progress is a plain line this often, in seconds.
+PROGRESS_EVERY_S = 30.0
+
 
 class _Bar:
-    """Adapts a rich progress bar to the runner's Progress hooks; shown only once generation starts,
-    so that an early error prints its one line without a bar around it."""
+    """Adapts the runner's Progress hooks to the user: a rich bar on a terminal, shown only once
+    generation starts (so an early error prints its one line without a bar around it); without one,
+    a plain line every PROGRESS_EVERY_S seconds ($HARNESS_PROGRESS_EVERY_S), so a long run in cron
+    or CI is never silent. Short runs stay quiet."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: str) -> None:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         self.progress = Progress(*columns, console=err, transient=True)
         self.task = self.progress.add_task("generating", total=None)
         self.started = False
+        self.plain = not err.is_terminal  # piped or captured: a bar would only leave a blank line behind
+        self.label, self.total, self.done, self.errors = label, 0, 0, 0
+        self.every_s = _every_s()
+        self.last_line = time.monotonic()
+        self.lines = 0
 
     def start(self, total: int) -> None:
-        if not err.is_terminal:  # piped or captured: a bar would only leave a blank line behind
+        self.total, self.done = total, 0
+        if self.plain:
             return
         self.started = True
         self.progress.start()
         self.progress.update(self.task, total=total, completed=0)
 
-    def advance(self, n: int = 1) -> None:
-        self.progress.advance(self.task, n)
+    def advance(self, n: int = 1, errors: int = 0) -> None:
+        self.done += n
+        self.errors += errors
+        if not self.plain:
+            self.progress.advance(self.task, n)
+        elif time.monotonic() - self.last_line >= self.every_s:
+            self._line()
+
+    def _line(self, suffix: str = "") -> None:
+        self.last_line = time.monotonic()
+        self.lines += 1
+        say(f"{self.label}: {self.done}/{self.total} docs, {self.errors} errors{suffix}", stderr=True)
 
     def close(self) -> None:
         if self.started:
             self.progress.stop()
+        if self.plain and self.lines:  # a log that said where the run was also says that generation ended
+            self._line(", generation done")
+
+
+def _every_s() -> float:
+    value = os.environ.get("HARNESS_PROGRESS_EVERY_S", "")
+    try:
+        return float(value) if value else PROGRESS_EVERY_S
+    except ValueError:
+        return PROGRESS_EVERY_S
+
+
+def _label(provider: str | None, suite: str | None, task: list[str] | None, resume: str | None) -> str:
+    if resume and not provider:
+        return f"eval --resume {resume}"
+    scope = suite or (",".join(task) if task else "smoke")
+    return f"eval {provider or 'smollm2'} on {scope}"
 
 
 def eval_cmd(
@@ -80,7 +119,7 @@ def eval_cmd(
                           base_url=base_url, model=model, resume=resume, cache=cache, cache_sampled=cache_sampled,
                           max_error_rate=max_error_rate)
     main = distributed.current().is_main
-    bar = _Bar() if main else None
+    bar = _Bar(_label(provider, suite, task, resume)) if main else None
     try:
         outcome = run_eval(options, bar, notify=lambda line: say(line, stderr=True))
     finally:

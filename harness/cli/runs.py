@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
 from harness.cli.common import DbOption, FormatOption, command_group, console, database, parse_format, say
-from harness.cli.output import render
+from harness.cli.output import print_json, render, render_record
 
 runs_app = command_group("Stored runs.")
 cache_app = command_group("The response cache: stored answers reused by later runs.")
@@ -55,14 +54,13 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="A run id from `harness
     output = parse_format(fmt)
     run, (columns, rows) = show_run(database(db), run_id)
     if output == "json":  # one document: the run and its scores
-        print(json.dumps({"run": run, "scores": [dict(zip(columns, r, strict=True)) for r in rows]},
-                         indent=2, ensure_ascii=False, default=str))
+        print_json({"run": run, "scores": [dict(zip(columns, r, strict=True)) for r in rows]})
         return
     if output == "csv":  # one table: the scores, each with its run id
         render(["run_id", *columns], [(run_id, *r) for r in rows], output, console)
         return
-    render(list(run), [tuple(run.values())], output, console)
-    render(columns, rows, output, console)
+    render_record(run, console, title=f"run {run_id}")  # dozens of fields: one per line, none cut short
+    render(columns, rows, output, console, title="scores")
 
 
 @runs_app.command("agreement")

@@ -18,6 +18,7 @@ from harness.analysis.gaps import UNDECIDED, p_verdict, row_notes, verdict_text
 from harness.analysis.review import ReportData
 from harness.errors import HarnessError
 from harness.report import svg
+from harness.visible import visible
 
 
 def num(value: float | None, digits: int = 3) -> str:
@@ -58,22 +59,32 @@ def pvalue(value: float | None) -> str:
 
 
 def md_cell(value: Any) -> str:
-    """A Markdown table cell: no pipes, no line breaks, no raw HTML."""
-    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A Markdown table cell: no pipes, no line breaks, no raw HTML, no terminal control characters
+    (a report is read with `cat` and `less -R` too)."""
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+    return visible(text, layout=False).replace("|", "\\|")
 
 
 def fence(text: str) -> str:
-    """A code fence longer than any backtick run in the text, so model output stays literal."""
+    """A code fence longer than any backtick run in the text, so model output stays literal, with
+    control characters shown escaped (line breaks and tabs kept)."""
+    text = visible(text)
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     ticks = "`" * max(3, longest + 1)
     return f"{ticks}text\n{text}\n{ticks}"
+
+
+def _visible_value(value: Any) -> Any:
+    return visible(value) if isinstance(value, str) else value
 
 
 def _env(autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=autoescape,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        # Markdown has no escaping of its own: every value printed into it, filtered or not, has its
+        # control characters shown escaped (HTML autoescapes, and a browser acts on none of them).
+        finalize=None if autoescape else _visible_value,
     )
     env.filters.update(num=num, signed=signed, usd=usd, money=money, ms=ms, pvalue=pvalue, md=md_cell, fence=fence)
     env.filters["slug"] = lambda value: re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-")

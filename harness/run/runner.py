@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 class Progress(Protocol):
     def start(self, total: int) -> None: ...
-    def advance(self, n: int = 1) -> None: ...
+    def advance(self, n: int = 1, errors: int = 0) -> None: ...
 
 
 @dataclass
@@ -104,7 +104,7 @@ class _Recorder:
         if result.reused is None:  # generated in this session, not taken from the cache or a resume
             self.output_tokens += result.output_tokens or 0
         if self.progress:
-            self.progress.advance()
+            self.progress.advance(errors=int(result.error is not None))
         if result.reused == "replay" and (task, doc_id) in self.stored:
             return  # already stored by an earlier session of this run
         self.writer.add({

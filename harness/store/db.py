@@ -6,6 +6,8 @@ everyone retries for a while on a lock conflict before giving up with one clear 
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -17,6 +19,9 @@ import duckdb
 from harness.errors import HarnessError
 from harness.store.migrations import migrate
 
+# Status lines for whoever runs the command (the CLI prints them on stderr): a wait is said once.
+_notice = logging.getLogger("harness.notice")
+LOCK_NOTICE_AFTER_S = 3.0  # shorter waits are everyday contention between a run and a reader
 _LOCK = re.compile(r"Could not set lock|Conflicting lock", re.IGNORECASE)
 # Failures of the file, not of the SQL: they become one line (a full disk is not a bug).
 _IO = re.compile(r"No space left|File too large|Permission denied|Read-only file system|Could not write",
@@ -43,12 +48,17 @@ class Store:
         deadline = time.monotonic() + self.wait_s
         delay = 0.05
         existed = self.path.exists()
+        started, told = time.monotonic(), False
         while True:
             try:
                 return duckdb.connect(str(self.path), read_only=read_only)
             except duckdb.Error as exc:
                 message = str(exc)
                 if _LOCK.search(message) and time.monotonic() < deadline:
+                    if not told and time.monotonic() - started >= LOCK_NOTICE_AFTER_S:
+                        told = True
+                        _notice.info(f"waiting for the database lock on {self.path}{_holder(message)} "
+                                     f"(up to {self.wait_s:.0f} s)")
                     time.sleep(delay)
                     delay = min(delay * 2, 0.5)
                     continue
@@ -88,6 +98,12 @@ def rollback(con: duckdb.DuckDBPyConnection) -> None:
     again would hide the original error)."""
     with suppress(duckdb.Error):
         con.execute("rollback")
+
+
+def _holder(message: str) -> str:
+    """' held by PID n' from DuckDB's lock error, or '' when it names none (or names us)."""
+    pid = re.search(r"PID (\d+)", message)
+    return f" held by PID {pid.group(1)}" if pid and int(pid.group(1)) != os.getpid() else ""
 
 
 def _describe(path: Path, message: str) -> str:

@@ -1,7 +1,8 @@
 """Runs as portable Parquet shards: `harness export` on one machine, `harness merge` into another store.
 
 A shard is a folder: one Parquet file per table (the run's rows only) and `manifest.json` naming the
-run, its provider profile hash, suite hash and the schema migrations it was written under. Merging
+run, its provider profile hash, suite hash, the schema migrations it was written under and the
+SHA-256 of each Parquet file (so a shard edited after export is refused, not merged). Merging
 inserts what is missing and skips what is there, in one transaction, so merging twice adds nothing.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 import duckdb
 
 from harness import __version__
+from harness.digest import file_sha256
 from harness.errors import HarnessError
 from harness.store.db import Store
 from harness.store.migrations import MIGRATIONS
@@ -56,6 +58,7 @@ def export_run(db: Path, run_id: str, folder: Path) -> dict[str, Any]:
     manifest = {
         "format": FORMAT, "run_id": run_id, "provider": row[0], "profile_hash": row[1], "suite": row[2],
         "suite_hash": row[3], "schema": schema, "rows": counts, "harness_version": __version__,
+        "sha256": {table: file_sha256(folder / f"{table}.parquet") for table in TABLES},
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     manifest_path.write_text(json.dumps(manifest, indent=2))
@@ -119,10 +122,25 @@ def _check_readable(shards: list[Shard]) -> None:
                                        f"({' '.join(str(exc).split())[:200]}); nothing merged") from exc
 
 
+def _check_unchanged(shards: list[Shard]) -> None:
+    """Refuse a shard whose files differ from what export wrote: samples edited by hand (a score
+    raised, a response rewritten) would otherwise merge as if the run had produced them."""
+    for shard in shards:
+        hashes = shard.manifest.get("sha256")
+        if not isinstance(hashes, dict):
+            raise HarnessError(f"{shard.folder}: the manifest carries no content hashes (exported by an older "
+                               "harness); export the run again")
+        for table in TABLES:
+            if hashes.get(table) != file_sha256(shard.folder / f"{table}.parquet"):
+                raise HarnessError(f"{shard.folder}: {table}.parquet changed after export (its SHA-256 does not "
+                                   "match the manifest); nothing merged")
+
+
 def merge_shards(db: Path, folders: list[Path]) -> dict[str, int]:
     """Import shards idempotently in one transaction; return rows added per table."""
     shards = [read_shard(f) for f in folders]
     _check_readable(shards)  # before the target is opened: a bad shard must not create an empty database
+    _check_unchanged(shards)
     added = dict.fromkeys(TABLES, 0)
     with Store(db).connect() as con:
         _check_consistent(shards, con)

@@ -19,6 +19,8 @@ from harness.errors import HarnessError
 from harness.textfile import text_lines
 from harness.traffic.records import TrafficProblem, TrafficRecord, check_request, check_response
 
+# Real requests nest a few levels (messages, content parts, tool schemas); a JSON Schema can go deeper.
+MAX_DEPTH = 64
 MAX_LINE_BYTES = 4 * 1024 * 1024  # one request with its answer; a larger line is a mistake, not a request
 
 
@@ -28,6 +30,23 @@ class Traffic:
     shape: str  # "log", "batch" or "plain"
     credentials_removed: int = 0
     notes: list[str] = field(default_factory=list)
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether a parsed value nests deeper than MAX_DEPTH (checked without recursion, so that the
+    redaction and request walks that do recurse never meet such a value)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _too_deep_line(path: Path, number: int) -> str:
+    return f"{path}: line {number} nests JSON deeper than {MAX_DEPTH} levels; no request does"
 
 
 def _objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -40,6 +59,10 @@ def _objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             raise HarnessError(f"{path}: line {number} is not JSON ({exc.msg} at column {exc.colno})") from None
+        except RecursionError:  # the parser recurses once per level: "[[[[...]]]]" exhausts the stack
+            raise HarnessError(_too_deep_line(path, number)) from None
+        if _too_deep(value):
+            raise HarnessError(_too_deep_line(path, number))
         if not isinstance(value, dict):
             raise HarnessError(f"{path}: line {number} is not a JSON object")
         found.append((number, value))

@@ -46,6 +46,8 @@ class HFProvider:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        # The slow part (seconds to minutes), said once the inputs are known good.
+        logging.getLogger("harness.notice").info(f"loading model {profile.model} from {weights.folder} ...")
         self.model = AutoModelForCausalLM.from_pretrained(
             weights.folder,
             dtype=_DTYPES[settings.dtype],
