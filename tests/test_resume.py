@@ -190,8 +190,9 @@ def test_an_eval_offers_the_unfinished_run_and_resume_latest_finishes_it(
     resumed = run_harness("eval", "--resume", "latest", "-p", "slow", env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert f"run {first}" in resumed.stdout
-    # This session asked nothing: its stored generations, then what the fresh run put in the cache.
-    assert re.search(r"\d+ resumed, \d+ from the cache, 0 provider calls", " ".join(resumed.stdout.split()))
+    # The first run was --no-cache and its resume keeps that: nothing from the cache the fresh run
+    # filled; only the docs it lacks are asked again.
+    assert re.search(r"\d+ resumed, 0 from the cache, [1-9]\d* provider calls", " ".join(resumed.stdout.split()))
     assert query(db, "select status, resumes from runs where run_id = ?", [first]) == [("complete", 1)]
     complete = query(db, "select run_id from runs where status = 'complete' and limit_docs is null order by all")
     assert len(complete) == 2

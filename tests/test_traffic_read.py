@@ -93,14 +93,29 @@ def _bad(tmp_path: Path, kind: str) -> tuple[Path, Path | None]:
         "mixed shapes": [ok, {"request": ok}],
         "log response without choices": [{"request": ok, "response": {"choices": []}}],
         "batch output for no input": "batch",
+        "batch output answering an id twice": "batch twice",
+        "tools reference a number": [{"messages": ok["messages"], "tools": TOOLS, "reference": 42}],
+        "tools reference call without a name": [{"messages": ok["messages"], "tools": TOOLS,
+                                                 "reference": [{"arguments": {"city": "Oslo"}}]}],
+        "tools reference arguments not an object": [{"messages": ok["messages"], "tools": TOOLS,
+                                                     "reference": [{"name": "get_weather", "arguments": [1]}]}],
+        "tools reference object without calls": [{"messages": ok["messages"], "tools": TOOLS,
+                                                  "reference": {"name": "get_weather"}}],
+        "json reference outside its schema": [{"messages": ok["messages"], "response_format": SCHEMA,
+                                               "reference": {"town": "Oslo"}}],
+        "json_object reference not an object": [{"messages": ok["messages"],
+                                                 "response_format": {"type": "json_object"}, "reference": "Oslo"}],
+        "text reference not text": [{"messages": ok["messages"], "reference": ["Oslo"]}],
         "non-UTF-8": b'{"messages": [{"role": "user", "content": "caf\xe9"}]}\n',
         "empty file": b"",
         "a 10 MB line": b'{"messages": [{"role": "user", "content": "' + b"x" * (10 * 1024 * 1024) + b'"}]}\n',
     }
     case = cases[kind]
-    if case == "batch":
+    if case in ("batch", "batch twice"):
         _write(path, [{"custom_id": "a", "url": "/v1/chat/completions", "body": ok}])
-        output = _write(tmp_path / "out.jsonl", [{"custom_id": "b", "response": {"status_code": 200, "body": ANSWER}}])
+        answered = ["a", "a"] if case == "batch twice" else ["b"]
+        output = _write(tmp_path / "out.jsonl", [{"custom_id": i, "response": {"status_code": 200, "body": ANSWER}}
+                                                 for i in answered])
     elif isinstance(case, bytes):
         path.write_bytes(case)
     else:
@@ -119,6 +134,14 @@ EXPECTED = {
     "mixed shapes": r"line 2 is a log line in a file of plain lines",
     "log response without choices": r"line 1: the response has no choices\[0\].message",
     "batch output for no input": r"out.jsonl: line 1 answers custom_id 'b'",
+    "batch output answering an id twice": r"out.jsonl: line 2 answers custom_id 'a' again",
+    "tools reference a number": r"line 2: a reference for a tools request must be a list of \{name, arguments\} calls",
+    "tools reference call without a name": r"line 2: a reference for a tools request: each call needs a name",
+    "tools reference arguments not an object": r"line 2: .*the arguments of 'get_weather' must be an object",
+    "tools reference object without calls": r"line 2: a reference for a tools request must be a list",
+    "json reference outside its schema": r"line 2: a reference for a JSON request must fit its schema \('city'",
+    "json_object reference not an object": r"line 2: a reference for a JSON request must fit its schema",
+    "text reference not text": r"line 2: a reference for a text request must be text",
     "non-UTF-8": r"line 1 is not UTF-8 text \(byte 0xe9", "empty file": r"holds no records",
     "a 10 MB line": rf"line 1 is 10,485,\d+ bytes, over the {MAX_LINE_BYTES:,}-byte limit",
 }
@@ -134,3 +157,46 @@ def test_malformed_traffic_names_its_line(tmp_path: Path, kind: str) -> None:
 
 def test_the_matrix_is_broad() -> None:
     assert len(EXPECTED) >= 12
+
+
+FUNCTIONS = [TOOLS[0]["function"]]
+LEGACY_CALL = {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}
+
+
+def test_legacy_function_calling_becomes_tools_and_tool_calls(tmp_path: Path) -> None:
+    """`functions`/`function_call` requests, `function` turns and a `function_call` answer read as the
+    tools, tool_choice, tool calls and tool results they are (nothing decisive dropped)."""
+    messages = [{"role": "user", "content": "Weather in Oslo?"},
+                {"role": "assistant", "content": None, "function_call": LEGACY_CALL},
+                {"role": "function", "name": "get_weather", "content": "{\"temp_c\": 3}"},
+                {"role": "user", "content": "And tomorrow?"}]
+    answer = {"model": "gpt-4o", "choices": [{"index": 0, "finish_reason": "function_call", "message": {
+        "role": "assistant", "content": None, "function_call": LEGACY_CALL}}]}
+    traffic = read_traffic(_write(tmp_path / "legacy.jsonl", [
+        {"request": {"messages": messages, "functions": FUNCTIONS, "function_call": {"name": "get_weather"}},
+         "response": answer},
+        {"request": {"messages": messages[:1], "functions": FUNCTIONS, "function_call": "none"}, "response": ANSWER},
+    ]))
+    first, second = traffic.records
+    assert first.request["tools"] == TOOLS and "functions" not in first.request
+    assert first.request["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    turns = first.request["messages"]
+    assert turns[1]["tool_calls"] == [{"id": "call_legacy_1", "type": "function", "function": LEGACY_CALL}]
+    assert turns[2] == {"role": "tool", "tool_call_id": "call_legacy_1", "content": "{\"temp_c\": 3}"}
+    assert first.response is not None
+    message = first.response["choices"][0]
+    assert message["finish_reason"] == "tool_calls" and message["message"]["tool_calls"][0]["function"] == LEGACY_CALL
+    assert second.request["tool_choice"] == "none" and second.request["tools"] == TOOLS
+
+
+@pytest.mark.parametrize(("request_body", "pattern"), [
+    ({"messages": [{"role": "user", "content": "hi"}], "functions": FUNCTIONS, "tools": TOOLS},
+     r"the request has both functions and tools"),
+    ({"messages": [{"role": "user", "content": "hi"}], "functions": FUNCTIONS, "function_call": "always"},
+     r"function_call must be"),
+    ({"messages": [{"role": "user", "content": "hi"}, {"role": "function", "name": "f", "content": "1"}]},
+     r"messages\[1\] is a function result for 'f', which no earlier assistant turn called"),
+])
+def test_malformed_legacy_requests_name_their_line(tmp_path: Path, request_body: dict, pattern: str) -> None:
+    with pytest.raises(HarnessError, match=rf"line 1: {pattern}"):
+        read_traffic(_write(tmp_path / "t.jsonl", [{"request": request_body}]))

@@ -93,9 +93,12 @@ def eval_cmd(
     resume: Annotated[str | None, typer.Option(
         help="Finish an unfinished run (RUN_ID, or 'latest' for this provider and suite) under its own id; "
              "stored generations are reused.")] = None,
-    cache: Annotated[bool, typer.Option(help="Reuse and store answers in the response cache.")] = True,
-    cache_sampled: Annotated[bool, typer.Option(
-        help="Also cache sampled (temperature > 0) requests; they carry the profile's seed.")] = False,
+    cache: Annotated[bool | None, typer.Option(
+        help="Reuse and store answers in the response cache [default: cache; a resume keeps the run's own].",
+        show_default=False)] = None,
+    cache_sampled: Annotated[bool | None, typer.Option(
+        help="Also cache sampled (temperature > 0) requests; they carry the profile's seed "
+             "[default: no-cache-sampled; a resume keeps the run's own].", show_default=False)] = None,
     max_error_rate: Annotated[float, typer.Option(
         help="Largest share of errored generations a run may have and still complete (0.02 = 2%); above it "
              "the run ends 'failed', naming the commonest error.", min=0.0, max=1.0)] = DEFAULT_MAX_ERROR_RATE,

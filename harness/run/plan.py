@@ -16,6 +16,7 @@ from harness.config.profiles import Profile, load_profile
 from harness.config.suites import Suite, adhoc_suite, load_suite
 from harness.errors import HarnessError
 from harness.run import resume
+from harness.run.reuse import CachePolicy
 from harness.store import Store
 
 if TYPE_CHECKING:
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 
 DEFAULT_PROVIDER, DEFAULT_SUITE = "smollm2", "smoke"
 # Options a resumed run takes from its stored row; giving one that disagrees is refused.
-_RUN_OPTIONS = ("provider", "suite", "tasks", "limit", "model_path", "batch_size", "base_url", "model")
+_RUN_OPTIONS = ("provider", "suite", "tasks", "limit", "model_path", "batch_size", "base_url", "model",
+                "cache", "cache_sampled")
 
 
 @dataclass
@@ -36,6 +38,7 @@ class RunPlan:
     limit: int | None
     target: resume.ResumeTarget | None = None  # the unfinished run this one finishes
     offer: dict[str, Any] | None = None  # an unfinished run that a new run could resume instead
+    cache: CachePolicy = field(default_factory=CachePolicy)  # stored with the run, kept by its resumes
     warnings: list[str] = field(default_factory=list)  # one-line notes, e.g. a retirement within 90 days
 
 
@@ -53,28 +56,34 @@ def plan_run(options: EvalOptions, store: Store, main: bool = True) -> RunPlan:
 
 def _resolve(options: EvalOptions, store: Store, main: bool) -> RunPlan:
     """Resolve the options into a plan; `--resume RUN_ID` takes everything from the stored run,
-    `--resume latest` finds the newest unfinished run of the same profile, suite and limit.
-    Only the main process (`main`) looks for an offer: the others must not contend for the file."""
-    if options.resume and options.resume != "latest":
-        given = {k: getattr(options, k) for k in _RUN_OPTIONS if getattr(options, k)}
-        target = resume.load_target(store, options.resume, given)
-        return RunPlan(target.profile, target.profile.content_hash(), target.suite, target.limit, target)
+    `--resume latest` finds the newest resumable run of the provider and suite (see
+    resume.find_latest) and does the same. Only the main process (`main`) looks for an offer: the
+    others must not contend for the file."""
+    given = {k: getattr(options, k) for k in _RUN_OPTIONS}
+    if options.resume:
+        run_id = options.resume
+        if run_id == "latest":
+            run_id = _latest(options, store)
+            given.update(provider=None, suite=None)  # they chose the run
+        target = resume.load_target(store, run_id, given)
+        # The run goes on with the profile it stored (overrides included), not the file as it is now.
+        return RunPlan(target.profile, target.profile.content_hash(), target.suite, target.limit, target,
+                       cache=target.cache)
     profile = apply_overrides(load_profile(options.provider or DEFAULT_PROVIDER), options.overrides)
     suite = adhoc_suite(options.tasks) if options.tasks else load_suite(options.suite or DEFAULT_SUITE)
-    plan = RunPlan(profile, profile.content_hash(), suite, options.limit)
-    if options.resume != "latest" and not main:
-        return plan
-    # `--resume latest -p NAME` finds a run however its profile was overridden (a run started with
-    # --base-url/--model); overrides given again must match the run's profile exactly.
-    any_profile = options.resume == "latest" and not options.overrides.given()
-    offer = resume.find_offer(store, profile.name, None if any_profile else plan.digest, suite, options.limit)
-    if options.resume == "latest":
-        if offer is None:
-            raise HarnessError(f"no interrupted, failed or crashed run of '{profile.name}' on '{suite.suite}' "
-                               "with stored generations to resume; run without --resume")
-        target = resume.load_target(store, offer["run_id"], {})
-        # The run goes on with the profile it stored (overrides included), not the file as it is now.
-        return RunPlan(target.profile, target.profile.content_hash(), target.suite, target.limit, target)
-    else:
-        plan.offer = offer
+    cache = CachePolicy(options.cache is not False, bool(options.cache_sampled))
+    plan = RunPlan(profile, profile.content_hash(), suite, options.limit, cache=cache)
+    if main:
+        plan.offer = resume.find_offer(store, profile.name, plan.digest, suite, options.limit)
     return plan
+
+
+def _latest(options: EvalOptions, store: Store) -> str:
+    """The run id `--resume latest` means for these options, or one line saying there is none."""
+    name = options.provider or DEFAULT_PROVIDER
+    suite = adhoc_suite(options.tasks) if options.tasks else load_suite(options.suite or DEFAULT_SUITE)
+    found = resume.find_latest(store, name, suite)
+    if found is None:
+        raise HarnessError(f"no interrupted, failed or crashed run of '{name}' on '{suite.suite}' "
+                           "to resume; run without --resume")
+    return str(found["run_id"])

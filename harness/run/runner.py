@@ -18,7 +18,6 @@ from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
 from harness.config.overrides import Overrides
 from harness.config.paths import default_db
 from harness.config.profiles import Profile
-from harness.config.suites import Suite
 from harness.errors import HarnessError, RunInterrupted
 from harness.providers.base import GenRequest, GenResult, Provider, tool_calls_json
 from harness.providers.registry import close_provider, create_provider
@@ -27,7 +26,7 @@ from harness.run.error_tally import tally
 from harness.run.feature_guard import FeatureGuard
 from harness.run.plan import RunPlan, plan_run
 from harness.run.results import collect_samples, collect_task_scores
-from harness.run.reuse import CachePolicy, Identity, ReusingProvider
+from harness.run.reuse import Identity, ReusingProvider
 from harness.run.tasks import load_tasks
 from harness.store import Store
 from harness.store.writes import (
@@ -64,8 +63,9 @@ class EvalOptions:
     base_url: str | None = None
     model: str | None = None
     resume: str | None = None  # a run id, or "latest": finish an unfinished run instead of starting one
-    cache: bool = True  # read and write the response cache
-    cache_sampled: bool = False  # also cache sampled (temperature > 0) requests that carry a seed
+    # None: not given (a new run reads and writes the cache; a resumed run keeps its own policy).
+    cache: bool | None = None  # read and write the response cache
+    cache_sampled: bool | None = None  # also cache sampled (temperature > 0) requests that carry a seed
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE  # above it the run ends 'failed', its errors named
     imported: bool = False  # answer from the suite's logged answers (harness traffic import), not a provider
 
@@ -123,7 +123,8 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
-def _run_row(run_id: str, profile: Profile, digest: str, suite: Suite, provider: Provider, limit: int | None) -> RunRow:
+def _run_row(run_id: str, plan: RunPlan, provider: Provider) -> RunRow:
+    profile, digest, suite, limit = plan.profile, plan.digest, plan.suite, plan.limit
     versions = provenance.versions()
     details = provider.info.details
     return RunRow(
@@ -136,7 +137,8 @@ def _run_row(run_id: str, profile: Profile, digest: str, suite: Suite, provider:
         harness_version=versions["harness"] or "", lm_eval_version=versions["lm_eval"] or "",
         transformers_version=versions["transformers"], torch_version=versions["torch"],
         python_version=versions["python"] or "", git_sha=provenance.git_sha(),
-        provenance=json.dumps({"versions": versions, "provider": details, "revision": provider.info.revision}),
+        provenance=json.dumps({"versions": versions, "provider": details, "revision": provider.info.revision,
+                               "cache": resume.cache_record(plan.cache)}),
         pid=os.getpid(), host=resume.this_host(), latency_basis=details.get("latency_basis", "request"),
         source=details.get("source", "live"),
     )
@@ -180,7 +182,7 @@ def _open_run(store: Store, plan: RunPlan, provider: Provider) -> str:
         return plan.target.run_id
     run_id = new_run_id()
     with store.connect() as con:
-        insert_run(con, _run_row(run_id, plan.profile, plan.digest, plan.suite, provider, plan.limit))
+        insert_run(con, _run_row(run_id, plan, provider))
     return run_id
 
 
@@ -231,7 +233,7 @@ def _execute(store: Store, ranks: distributed.Ranks, plan: RunPlan, options: Eva
     writer = GenerationWriter(store) if ranks.is_main else None
     sink: GenerationWriter | distributed.HeldRows = writer or distributed.HeldRows()
     identity = Identity(plan.profile.name, plan.digest, provider.info.revision, run_id)
-    reusing = ReusingProvider(provider, store, sink, identity, CachePolicy(options.cache, options.cache_sampled),
+    reusing = ReusingProvider(provider, store, sink, identity, plan.cache,
                               plan.target.replay if plan.target else None)
     recorder = _Recorder(run_id, sink, progress, plan.target.stored_docs if plan.target else None)
     guarded = FeatureGuard(reusing, {str(name): bool(v) for name, v in plan.profile.capabilities.items()})

@@ -24,20 +24,17 @@ def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def unfinished_runs(store: Store, provider: str, profile_hash: str | None, suite: str, suite_hash: str | None,
-                    tasks: list[str], limit: int | None) -> list[dict[str, Any]]:
-    """Unfinished runs of exactly this profile (any profile of the provider's name when `profile_hash`
-    is None), suite and limit, newest first, with `stored`: how many error-free generations each
-    holds (what a resume would reuse)."""
+def unfinished_runs(store: Store, provider: str, suite: str) -> list[dict[str, Any]]:
+    """Unfinished runs of this provider name and suite, newest first, whatever their profile overrides,
+    limit or suite version (the caller picks among them), with `stored`: how many error-free
+    generations each holds (what a resume would reuse)."""
     with store.connect() as con:
         return fetch_dicts(con.execute(
             f"select {_RUN_COLUMNS}, (select count(*) from generations g"
             "   where g.run_id = r.run_id and g.error is null) as stored"
-            " from runs r where provider = ? and (? is null or profile_hash = ?) and suite = ?"
-            " and suite_hash is not distinct from ? and tasks = ?::varchar[]"
-            " and limit_docs is not distinct from ? and status in (select unnest(?::varchar[]))"
+            " from runs r where provider = ? and suite = ? and status in (select unnest(?::varchar[]))"
             " order by started_at desc",
-            [provider, profile_hash, profile_hash, suite, suite_hash, tasks, limit, list(UNFINISHED)]))
+            [provider, suite, list(UNFINISHED)]))
 
 
 def stored_generations(store: Store, run_id: str) -> list[dict[str, Any]]:

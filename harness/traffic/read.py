@@ -17,6 +17,8 @@ from typing import Any
 from harness.config.secrets import scrub_secrets
 from harness.errors import HarnessError
 from harness.textfile import text_lines
+from harness.traffic.docs import check_reference
+from harness.traffic.legacy import modern_request, modern_response
 from harness.traffic.records import TrafficProblem, TrafficRecord, check_request, check_response
 
 # Real requests nest a few levels (messages, content parts, tool schemas); a JSON Schema can go deeper.
@@ -82,17 +84,27 @@ def _shape(value: dict[str, Any]) -> str:
                          "{\"messages\": ...} line")
 
 
+def _request(body: Any) -> dict[str, Any]:
+    return check_request(modern_request(body))  # legacy `functions` requests as the tools they mean
+
+
+def _response(body: Any) -> dict[str, Any]:
+    return check_response(modern_response(body))
+
+
 def _record(number: int, value: dict[str, Any], shape: str) -> TrafficRecord:
     if shape == "log":
         response = value.get("response")
-        return TrafficRecord(number, check_request(value["request"]),
-                             check_response(response) if response is not None else None)
+        return TrafficRecord(number, _request(value["request"]), _response(response) if response is not None else None)
     if shape == "batch":
         if value.get("url") not in (None, "/v1/chat/completions"):
             raise TrafficProblem(f"is a Batch request for {value.get('url')!r}; only /v1/chat/completions replays")
-        return TrafficRecord(number, check_request(value["body"]), custom_id=str(value["custom_id"]))
-    request = check_request({k: v for k, v in value.items() if k != "reference"})
-    return TrafficRecord(number, request, reference=value.get("reference"))
+        return TrafficRecord(number, _request(value["body"]), custom_id=str(value["custom_id"]))
+    request = _request({k: v for k, v in value.items() if k != "reference"})
+    reference = value.get("reference")
+    if reference is not None:
+        check_reference(reference, request)  # checked first: a wrong shape is refused before anything is written
+    return TrafficRecord(number, request, reference=reference)
 
 
 def read_traffic(path: Path, batch_output: Path | None = None) -> Traffic:
@@ -135,9 +147,12 @@ def _join_batch(records: list[TrafficRecord], output: Path | None,
         custom_id = cleaned.get("custom_id")
         if custom_id not in by_id:
             raise HarnessError(f"{output}: line {number} answers custom_id {custom_id!r}, which no input line has")
+        if str(custom_id) in answers:  # which answer is the incumbent's? refuse rather than guess
+            raise HarnessError(f"{output}: line {number} answers custom_id {custom_id!r} again; "
+                               "each request needs exactly one answer")
         body = (cleaned.get("response") or {}).get("body")
         try:
-            answers[str(custom_id)] = check_response(body)
+            answers[str(custom_id)] = _response(body)
         except TrafficProblem as exc:
             raise HarnessError(f"{output}: line {number}: {exc}") from None
     joined = [TrafficRecord(r.line, r.request, answers.get(str(r.custom_id)), r.reference, r.custom_id)

@@ -18,6 +18,11 @@ An errored answer (an outage, or `unsupported: <feature>`) scores 0 on every hig
 A doc without an expected answer (no logged response, no reference) is scored on validity alone:
 its match metrics take the value of `tool_valid` or `schema_valid`, and text scores 1 for a
 non-empty answer. The import says how many such docs there are.
+
+A doc whose expected answer is the incumbent's refusal (`message.refusal`) is scored on declining:
+every match metric of its kind is 1 when the answer declines too (no tool calls, and the text is the
+logged refusal or matches the documented refusal patterns, harness.config.refusals) and 0 when it
+answers; `spurious_call` is 1 for any call, and the validity metrics score the answer as usual.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import json
 import re
 from typing import Any
 
+from harness.config.refusals import is_refusal
+from harness.traffic.docs import answer_schema
 from harness.traffic.toolmatch import Call, compare_calls, fits_possible_answers, parse_calls, values_equal
 
 METRICS = {
@@ -59,6 +66,8 @@ def _score(doc: dict[str, Any], answer: Any) -> dict[str, float]:
     request = json.loads(doc["request"])
     expected = json.loads(doc["expected"]) if doc.get("expected") else None
     kind = doc["kind"]
+    if expected is not None and expected.get("refusal"):
+        return _declined(kind, request, expected, answer)
     if kind == "tools":
         return _tools(request, expected, answer_calls(answer))
     if kind == "json":
@@ -93,14 +102,6 @@ def _tools(request: dict[str, Any], expected: dict[str, Any] | None, got: list[C
             "spurious_call": float(seen.spurious), "missed_call": float(seen.missed), "tool_valid": valid}
 
 
-def _schema(request: dict[str, Any]) -> dict[str, Any]:
-    response_format = request.get("response_format") or {}
-    if response_format.get("type") == "json_schema":
-        schema: dict[str, Any] = (response_format.get("json_schema") or {}).get("schema") or {}
-        return schema
-    return {"type": "object"}
-
-
 def _parse(text: str | None) -> tuple[bool, Any]:
     try:
         return True, json.loads(text or "")
@@ -121,7 +122,7 @@ def _json(request: dict[str, Any], expected: dict[str, Any] | None, text: str) -
 
     valid, value = _parse(text)
     try:
-        jsonschema.validate(value, _schema(request))
+        jsonschema.validate(value, answer_schema(request))
         schema_valid = valid
     except (jsonschema.ValidationError, jsonschema.SchemaError):
         schema_valid = False
@@ -166,3 +167,18 @@ def _text(expected: dict[str, Any] | None, answer: str) -> dict[str, float]:
         return {"similarity": given, "exact": given}
     reference = expected.get("content") or ""
     return {"similarity": _rouge_l(reference, answer), "exact": float(_normal(reference) == _normal(answer))}
+
+
+def _declined(kind: str, request: dict[str, Any], expected: dict[str, Any], answer: Any) -> dict[str, float]:
+    """A doc the incumbent refused: the match metrics say whether this answer declined too."""
+    calls = answer_calls(answer)
+    text = str(answer)
+    declined = float(not calls and (_normal(text) == _normal(expected.get("content") or "") or is_refusal(text)))
+    if kind == "tools":
+        valid = _tools(request, None, calls)["tool_valid"]
+        return {"tool_match": declined, "tool_names": declined, "tool_f1": declined,
+                "spurious_call": float(bool(calls)), "missed_call": 0.0, "tool_valid": valid}
+    if kind == "json":
+        checked = _json(request, None, text)
+        return {**checked, "json_match": declined, "field_agreement": declined}
+    return {"similarity": declined, "exact": declined}

@@ -27,6 +27,7 @@ schema_violation, no_answer) or a larger token cap (truncated) could plausibly f
 
 from __future__ import annotations
 
+from harness.config.refusals import REFUSAL_PATTERN
 from harness.store.sql.definition import Definition
 
 # What kind of failure an error text reads as (null for no error and for 'unsupported: ...').
@@ -42,12 +43,10 @@ LH_ERROR_KIND = Definition("lh_error_kind", "macro", r"""
         else 'other' end
 """)
 
-# The documented English refusal patterns (docs/failure-modes.md).
-LH_IS_REFUSAL = Definition("lh_is_refusal", "macro", r"""
+# The documented English refusal patterns (docs/failure-modes.md; one definition: harness.config.refusals).
+LH_IS_REFUSAL = Definition("lh_is_refusal", "macro", f"""
     create or replace macro lh_is_refusal(text) as regexp_matches(coalesce(text, ''),
-        '(?i)\b(i can(no|''|’)?t (help|assist|provide|do|comply|answer)|i(''|’)?m (not able|unable) to'
-        || '|i am (not able|unable) to|i (won(''|’)t|will not) (help|provide|assist)|as an ai( language model)?,'
-        || '|i(''|’)?m sorry,? but i|i apologi[sz]e,? but i)')
+        '(?i){REFUSAL_PATTERN.replace("'", "''")}')
 """)
 
 # The first class that applies, in the order of the module's docstring.
