@@ -24,12 +24,15 @@ class ScriptedServer:
     A prompt containing `fault=503;times=2` gets two 503s, then an answer. `every` makes every
     Nth distinct prompt fail once with `every_kind`, for whole-suite runs; `always` fails every call
     with that kind (a server that is down but answers). `delay_s` delays every
-    answer (for throughput benchmarks). Counts calls, headers seen and peak concurrency.
+    answer (for throughput benchmarks). `echo_key` puts the request's Authorization key into every
+    successful answer: its text, tool-call arguments, reported model and fingerprint (a careless proxy,
+    or a model that was told the key). Counts calls, headers seen and peak concurrency.
     """
 
     def __init__(self, delay_s: float = 0.0, every: int = 0, every_kind: str = "503", port: int = 0,
-                 always: str | None = None) -> None:
+                 always: str | None = None, echo_key: bool = False) -> None:
         self.delay_s, self.every, self.every_kind, self.always = delay_s, every, every_kind, always
+        self.echo_key = echo_key
         self.calls: Counter[str] = Counter()
         self.auth_headers: set[str] = set()
         self.org_project: set[tuple[str | None, str | None]] = set()
@@ -138,12 +141,15 @@ class ScriptedServer:
                 answer = f"ok {content[-12:]}"
                 if server.snapshot != "1" and "[drifts]" in content:
                     answer = "a new snapshot answers otherwise"
+                key = self.headers.get("Authorization", "").removeprefix("Bearer ") if server.echo_key else ""
+                if key:
+                    answer += f" (you sent {key})"
                 choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
                 if "prompt" in request:  # legacy completions
                     choice["text"] = answer
                 elif request.get("tools"):  # call the first tool with the prompt's tail, as a model would
                     name = request["tools"][0]["function"]["name"]
-                    arguments = json.dumps({"text": content[-12:]})
+                    arguments = json.dumps({"text": content[-12:] + key})
                     choice.update(finish_reason="tool_calls", message={"role": "assistant", "content": None,
                                   "tool_calls": [{"id": "call_1", "type": "function",
                                                   "function": {"name": name, "arguments": arguments}}]})
@@ -152,6 +158,7 @@ class ScriptedServer:
                 choices = [] if fault == "empty" else [choice]
                 model, fingerprint = ("scripted-1", "fp_scripted") if server.snapshot == "1" else (
                     f"scripted-{server.snapshot}", f"fp_{server.snapshot}")
+                model, fingerprint = (model + key, fingerprint + key) if key else (model, fingerprint)
                 body = {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": model,
                         "system_fingerprint": fingerprint, "choices": choices,
                         "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}}

@@ -16,6 +16,7 @@ from harness.cli.common import (
     MaxErrorRateOption,
     console,
     database,
+    names,
     parse_format,
     say,
 )
@@ -58,9 +59,12 @@ def print_bills(bills: list[Any]) -> None:
 
 
 def compare_cmd(
-    baseline: Annotated[str, typer.Option("--baseline", "-b", help="Incumbent: a provider name or a run id.")],
-    candidate: Annotated[str, typer.Option("--candidate", "-c", help="Candidate: a provider name or a run id.")],
-    suite: Annotated[str | None, typer.Option("--suite", "-s", help="Only runs of this suite.")] = None,
+    baseline: Annotated[str, typer.Option("--baseline", "-b", callback=names("baseline"),
+        help="Incumbent: a provider name or a run id.")],
+    candidate: Annotated[str, typer.Option("--candidate", "-c", callback=names("candidate"),
+        help="Candidate: a provider name or a run id.")],
+    suite: Annotated[str | None, typer.Option("--suite", "-s", callback=names("suite"),
+        help="Only runs of this suite.")] = None,
     margin: Annotated[float, typer.Option(help="Non-inferiority margin in score points (0.05 = 5 points).")] = 0.05,
     allow_mismatch: Annotated[bool, typer.Option(
         "--allow-mismatch", help="Compare runs that differ in docs, versions, few-shot, decoding or template; "
@@ -69,6 +73,7 @@ def compare_cmd(
     bootstrap: Annotated[int, typer.Option(help="Paired bootstrap resamples (seeded).", min=100)] = 2000,
     max_error_rate: MaxErrorRateOption = MAX_ERROR_RATE,
     judge: Annotated[str | None, typer.Option(
+        callback=names("judge"),
         help="Show this judge's pairwise verdicts (default: the latest judge's, when the runs were judged).")] = None,
     requests_per_day: RequestsPerDay = None,
     peak_factor: PeakFactor = 3.0,
@@ -202,7 +207,8 @@ def _pair(left: float | None, right: float | None, spec: str) -> str:
 
 
 def probe_cmd(
-    provider: Annotated[str, typer.Option("--provider", "-p", help="Profile name in providers/.")],
+    provider: Annotated[str, typer.Option("--provider", "-p", callback=names("provider"),
+        help="Profile name in providers/.")],
     base_url: Annotated[str | None, typer.Option(help="Override an openai profile's base_url.")] = None,
     model: Annotated[str | None, typer.Option(help="Override an openai profile's model name.")] = None,
     model_path: Annotated[str | None, typer.Option(help="Local weights folder or .gguf for hf profiles.")] = None,
@@ -226,10 +232,13 @@ def probe_cmd(
 
 
 def risk_cmd(
-    incumbent: Annotated[str, typer.Option("--incumbent", "-i", help="The provider a product depends on now.")],
+    incumbent: Annotated[str, typer.Option("--incumbent", "-i", callback=names("incumbent"),
+        help="The provider a product depends on now.")],
     candidate: Annotated[list[str] | None, typer.Option(
-        "--candidate", "-c", help="A provider to move to (repeat); default: every other provider with runs.")] = None,
-    suite: Annotated[str | None, typer.Option("--suite", "-s", help="Only runs of this suite.")] = None,
+        "--candidate", "-c", callback=names("candidate"),
+            help="A provider to move to (repeat); default: every other provider with runs.")] = None,
+    suite: Annotated[str | None, typer.Option("--suite", "-s", callback=names("suite"),
+        help="Only runs of this suite.")] = None,
     margin: Annotated[float, typer.Option(help="Non-inferiority margin in score points.")] = 0.05,
     weights: Annotated[Path | None, typer.Option(help="TOML file with a [risk] table of part weights.")] = None,
     allow_mismatch: Annotated[bool, typer.Option("--allow-mismatch", help="Score non-comparable runs too.")] = False,
@@ -258,9 +267,12 @@ def risk_cmd(
 
 
 def report_cmd(
-    baseline: Annotated[str, typer.Option("--baseline", "-b", help="Incumbent: a provider name or a run id.")],
-    candidate: Annotated[list[str], typer.Option("--candidate", "-c", help="A candidate (repeat for several).")],
-    suite: Annotated[str | None, typer.Option("--suite", "-s", help="Only runs of this suite.")] = None,
+    baseline: Annotated[str, typer.Option("--baseline", "-b", callback=names("baseline"),
+        help="Incumbent: a provider name or a run id.")],
+    candidate: Annotated[list[str], typer.Option("--candidate", "-c", callback=names("candidate"),
+        help="A candidate (repeat for several).")],
+    suite: Annotated[str | None, typer.Option("--suite", "-s", callback=names("suite"),
+        help="Only runs of this suite.")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file; the Markdown twin goes beside it.")]
     = Path("runs/report.html"),
     margin: Annotated[float, typer.Option(help="Non-inferiority margin in score points.")] = 0.05,

@@ -3,13 +3,15 @@ of data verbatim (stored text is never read as Rich markup)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from harness.cli.output import Format, make_console
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
+from harness.config.names import check_name
 from harness.config.paths import default_db
 from harness.errors import HarnessError
 from harness.visible import visible
@@ -47,3 +49,16 @@ def say(text: str, stderr: bool = False) -> None:
     """Print one line as plain text: no markup, no highlighting, no wrapping, control characters
     shown escaped (an error can quote a stored or user-given string)."""
     (err if stderr else console).print(visible(text), markup=False, highlight=False, soft_wrap=True)
+
+
+def names(kind: str) -> Callable[[Any], Any]:
+    """A typer callback checking a name option (one value or a repeated option's list) as it is
+    parsed: an empty or whitespace value (`-p "$UNSET"`) or a path is refused before anything runs,
+    so it can never fall back to a default. Returns the value unchanged."""
+
+    def check(value: Any) -> Any:
+        for item in value if isinstance(value, list) else [] if value is None else [value]:
+            check_name(kind, item)
+        return value
+
+    return check

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.common import DbOption, FormatOption, console, database, parse_format, say
+from harness.cli.common import DbOption, FormatOption, console, database, names, parse_format, say
 from harness.cli.output import print_json, render
 from harness.errors import HarnessError
 
@@ -24,8 +24,9 @@ def _since(value: str | None) -> date | None:
 
 
 def drift_cmd(
-    provider: Annotated[str, typer.Option("--provider", "-p", help="The profile whose runs are compared.")],
-    suite: Annotated[str, typer.Option("--suite", "-s", help="The suite both runs ran.")],
+    provider: Annotated[str, typer.Option("--provider", "-p", callback=names("provider"),
+        help="The profile whose runs are compared.")],
+    suite: Annotated[str, typer.Option("--suite", "-s", callback=names("suite"), help="The suite both runs ran.")],
     since: Annotated[str | None, typer.Option(
         help="Compare the latest run with the latest one started before this date (YYYY-MM-DD).")] = None,
     runs: Annotated[list[str] | None, typer.Option(

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness.cli.common import DbOption, console, database, err, say
+from harness.cli.common import DbOption, console, database, err, names, say
 from harness.cli.output import render
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
 
@@ -81,8 +81,9 @@ def _label(provider: str | None, suite: str | None, task: list[str] | None, resu
 
 def eval_cmd(
     provider: Annotated[str | None, typer.Option(
-        "--provider", "-p", help="Profile name in providers/ [default: smollm2].")] = None,
-    suite: Annotated[str | None, typer.Option("--suite", "-s", help="Suite name in tasks/ [default: smoke].")] = None,
+        "--provider", "-p", callback=names("provider"), help="Profile name in providers/ [default: smollm2].")] = None,
+    suite: Annotated[str | None, typer.Option("--suite", "-s", callback=names("suite"),
+        help="Suite name in tasks/ [default: smoke].")] = None,
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Run these tasks instead of a suite.")] = None,
     limit: Annotated[int | None, typer.Option(help="At most N docs per task (for quick checks).", min=1)] = None,
     model_path: Annotated[str | None, typer.Option(help="Local weights folder or .gguf for hf profiles.")] = None,

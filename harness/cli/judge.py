@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.common import MAX_ERROR_RATE, DbOption, MaxErrorRateOption, command_group, say
+from harness.cli.common import MAX_ERROR_RATE, DbOption, MaxErrorRateOption, command_group, names, say
 from harness.config.error_budget import percent
 
 judge_app = command_group("A judge (any profile) for answers no metric can score; its calibration.")
 
-JudgeOption = Annotated[str, typer.Option("--judge", "-j", help="The profile that judges.")]
-SuiteOption = Annotated[str | None, typer.Option("--suite", "-s", help="Only runs of this suite.")]
+JudgeOption = Annotated[str, typer.Option("--judge", "-j", callback=names("judge"), help="The profile that judges.")]
+SuiteOption = Annotated[str | None, typer.Option("--suite", "-s", callback=names("suite"),
+    help="Only runs of this suite.")]
 LimitOption = Annotated[int | None, typer.Option(help="At most N docs per task.", min=1)]
 SelfOption = Annotated[bool, typer.Option(
     "--allow-self-judge", help="Let a judge judge itself or its own model family (self-preference is measured "
@@ -36,8 +37,10 @@ def _report(outcome: object, what: str) -> None:
 
 @judge_app.command("pairwise")
 def judge_pairwise_cmd(
-    baseline: Annotated[str, typer.Option("--baseline", "-b", help="Incumbent: a provider name or a run id.")],
-    candidate: Annotated[str, typer.Option("--candidate", "-c", help="Candidate: a provider name or a run id.")],
+    baseline: Annotated[str, typer.Option("--baseline", "-b", callback=names("baseline"),
+        help="Incumbent: a provider name or a run id.")],
+    candidate: Annotated[str, typer.Option("--candidate", "-c", callback=names("candidate"),
+        help="Candidate: a provider name or a run id.")],
     judge: JudgeOption, suite: SuiteOption = None, limit: LimitOption = None, allow_self_judge: SelfOption = False,
     cache: CacheOption = True, max_error_rate: MaxErrorRateOption = MAX_ERROR_RATE, db: DbOption = None,
 ) -> None:
@@ -56,7 +59,8 @@ def judge_pairwise_cmd(
 
 @judge_app.command("rubric")
 def judge_rubric_cmd(
-    candidate: Annotated[str, typer.Option("--candidate", "-c", help="Whose answers: a provider name or a run id.")],
+    candidate: Annotated[str, typer.Option("--candidate", "-c", callback=names("candidate"),
+        help="Whose answers: a provider name or a run id.")],
     judge: JudgeOption,
     rubric: Annotated[Path, typer.Option(help="A text file: what a good answer does.")],
     scale: Annotated[str, typer.Option(help="pass-fail or 1-5.")] = "pass-fail",

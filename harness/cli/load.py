@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from harness.cli.common import DbOption, console, database, say
+from harness.cli.common import DbOption, console, database, names, say
 from harness.cli.output import render
 from harness.errors import HarnessError
 
@@ -23,9 +23,12 @@ def _ms(value: float | None) -> str:
 
 
 def load_cmd(
-    provider: Annotated[str, typer.Option("--provider", "-p", help="An openai profile pointing at a server.")],
-    traffic: Annotated[str | None, typer.Option(help="Send an imported traffic suite's requests.")] = None,
-    suite: Annotated[str | None, typer.Option("--suite", "-s", help="Send the prompts of this suite's latest run.")
+    provider: Annotated[str, typer.Option("--provider", "-p", callback=names("provider"),
+        help="An openai profile pointing at a server.")],
+    traffic: Annotated[str | None, typer.Option(callback=names("suite"),
+        help="Send an imported traffic suite's requests.")] = None,
+    suite: Annotated[str | None, typer.Option("--suite", "-s", callback=names("suite"),
+        help="Send the prompts of this suite's latest run.")
                      ] = None,
     concurrency: Annotated[str, typer.Option(help="Concurrency levels, run in turn.")] = "1,4,16,64",
     duration: Annotated[float, typer.Option(help="Seconds per level at most.", min=0.1)] = 60.0,

@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.common import DbOption, FormatOption, command_group, console, database, parse_format, say
+from harness.cli.common import (
+    DbOption,
+    FormatOption,
+    command_group,
+    console,
+    database,
+    names,
+    parse_format,
+    say,
+)
 from harness.cli.output import print_json, render, render_record
 
 runs_app = command_group("Stored runs.")
@@ -92,7 +101,8 @@ def _share(count: int, n: int) -> str:
 
 @cache_app.command("clear")
 def cache_clear(provider: Annotated[str | None, typer.Option(
-                    "--provider", "-p", help="Only this provider profile's answers.")] = None,
+                    "--provider", "-p", callback=names("provider"),
+                        help="Only this provider profile's answers.")] = None,
                 db: DbOption = None) -> None:
     """Delete cached responses (all, or one provider's), so the next run asks the provider again.
 

@@ -1,4 +1,5 @@
-"""Profile, suite and task names are names, never paths: `-p ../evil` must not load `../evil.toml`."""
+"""Profile, suite and task names are names, never paths: `-p ../evil` must not load `../evil.toml`,
+and `-p ''` (an unset shell variable) must not quietly become the default provider."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ MAX_NAME = 64
 def check_name(kind: str, value: str) -> str:
     """Return `value` if it is a plain name (letters, digits, '_', '.', '-'; no separators, no '..';
     at most MAX_NAME characters); raise HarnessError otherwise."""
+    if not value.strip():
+        raise HarnessError(f"the {kind} name is empty (an unset shell variable?): give a name")
     if len(value) > MAX_NAME:
         raise HarnessError(f"{kind} name {value[:20]!r}... is {len(value)} characters; the limit is {MAX_NAME}")
     if not _NAME.fullmatch(value) or ".." in value:

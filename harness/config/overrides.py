@@ -49,6 +49,7 @@ def apply_overrides(profile: Profile, overrides: Overrides) -> Profile:
     if not update:
         return profile
     try:
-        return Profile.model_validate({**profile.model_dump(by_alias=True), **update})
+        return Profile.model_validate({**profile.model_dump(by_alias=True), **update},
+                                      context={"source": f"provider '{profile.name}' (with its overrides)"})
     except ValidationError as exc:
         raise HarnessError(one_line(f"provider '{profile.name}' overrides", exc)) from exc

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from harness.config.features import Capability
 from harness.config.lifecycle import Lifecycle
@@ -17,9 +17,13 @@ from harness.config.names import check_name
 from harness.config.openness import Openness
 from harness.config.paths import providers_dir
 from harness.config.plugins import BUILTIN_KINDS, settings_model
-from harness.config.secrets import refuse_secrets
+from harness.config.secrets import profile_credential_problem, refuse_secrets
 from harness.digest import sha256_hex
 from harness.errors import HarnessError, one_line
+
+
+class CredentialInProfile(HarnessError):
+    """A profile field holds what looks like a key: refused before anything stores, hashes or prints it."""
 
 
 class _Strict(BaseModel):
@@ -160,6 +164,20 @@ class Profile(_Strict):
         data["plugin_settings"] = refuse_secrets(dumped, kind)
         return data
 
+    # Defined after `_plugin_section` so that it runs first (pydantic runs "before" validators last
+    # defined first): no other check may see, or echo in its error, a value that is a key.
+    @model_validator(mode="before")
+    @classmethod
+    def _no_credentials(cls, data: Any, info: ValidationInfo) -> Any:
+        """Every string of the profile, at any depth, and every `*_env` variable name, checked for a
+        pasted key before any field is validated: a profile is stored, hashed, shown and exported."""
+        if isinstance(data, dict):
+            source = (info.context or {}).get("source") or f"provider '{data.get('name')}'"
+            problem = profile_credential_problem(data, source)
+            if problem:
+                raise CredentialInProfile(problem)
+        return data
+
     @model_validator(mode="after")
     def _settings_match_kind(self) -> Profile:
         for section in ("hf", "openai", "fake"):
@@ -234,8 +252,10 @@ def parse_profile(path: Path, name: str | None = None) -> Profile:
             raise HarnessError(f"{path}: {reserved}: unknown key" + (
                 " (a profile is named by its file name)" if reserved == "name" else ""))
     try:
-        return Profile.model_validate({**data, "name": name or path.stem})
+        return Profile.model_validate({**data, "name": name or path.stem}, context={"source": str(path)})
     except ValidationError as exc:
         raise HarnessError(one_line(str(path), exc)) from exc
+    except CredentialInProfile:  # names the file itself
+        raise
     except HarnessError as exc:  # a plugin kind's section: its own model's first error, or a missing plugin
         raise HarnessError(f"{path}: {exc}") from exc

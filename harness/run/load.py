@@ -26,9 +26,10 @@ import numpy as np
 from harness.config.overrides import Overrides, apply_overrides
 from harness.config.paths import default_db, tasks_dir
 from harness.config.profiles import Profile, load_profile
+from harness.config.secrets import remove_key
 from harness.errors import HarnessError
 from harness.providers.base import GenRequest, Message
-from harness.providers.openai.client import check_reachable, new_client
+from harness.providers.openai.client import check_reachable, key_in_use, new_client
 from harness.providers.openai.stream import StreamTiming, stream_once
 from harness.run.replay import request_from_body
 from harness.store import Store
@@ -197,6 +198,7 @@ def run_load(options: LoadOptions, notify: Any = None) -> LoadOutcome:
     asyncio.run(all_levels())
     load_id = datetime.now(UTC).strftime("load-%Y%m%d-%H%M%S-") + secrets.token_hex(3)
     identity = next(((t.model, t.fingerprint) for _, t in timings_all if t.ok), (None, None))
+    identity = tuple(remove_key(list(identity), key_in_use(profile.api_key_env)))  # a server may echo the key
     with store.connect() as con:  # the profile (its hardware price sizes the bill) under its hash
         record_provider(con, profile)
     record_load(store, {

@@ -10,6 +10,9 @@ applied to every message's text, tool-call arguments and the logged answers:
 
 Patterns miss what they do not describe (names, addresses, national ids): say so to whoever owns the
 data. Tool definitions (names and schemas) are not message text and are left as they are.
+
+Credentials are not this module's job: `harness.config.secrets.scrub_secrets` removes them from every
+record as it is read (`traffic/read.py`), with `--redact` or without, short `sk-` keys included.
 """
 
 from __future__ import annotations

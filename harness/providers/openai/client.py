@@ -23,9 +23,14 @@ def http_client(settings: OpenAISettings) -> Any:
     return openai.DefaultAsyncHttpxClient(timeout=settings.timeout_s)
 
 
+def key_in_use(key_env: str | None) -> str:
+    """The key the variable holds now ("" for none): read at call time, never kept by the harness."""
+    return os.environ.get(key_env, "") if key_env else ""
+
+
 def new_client(settings: OpenAISettings, base_url: str, key_env: str | None) -> AsyncOpenAI:
     """A client for one endpoint. Local servers take any key; the SDK insists on one, so a placeholder."""
-    key = os.environ.get(key_env, "") if key_env else ""
+    key = key_in_use(key_env)
     return AsyncOpenAI(
         api_key=key or "not-needed", base_url=base_url, organization=settings.organization,
         project=settings.project, timeout=settings.timeout_s, max_retries=0, http_client=http_client(settings),

@@ -20,9 +20,10 @@ import openai
 from openai import AsyncOpenAI
 
 from harness.config.profiles import OpenAISettings, Profile
+from harness.config.secrets import remove_key
 from harness.errors import HarnessError, ProviderAuthError
 from harness.providers.base import GenRequest, GenResult, ProviderInfo, ToolCall, cut_at_stop
-from harness.providers.openai.client import check_reachable, new_client
+from harness.providers.openai.client import check_reachable, key_in_use, new_client
 from harness.providers.openai.ratelimit import RateLimiter
 from harness.providers.openai.retry import RetryPolicy, is_retryable_status, retry_after_s
 
@@ -180,7 +181,7 @@ class OpenAIProvider:
                     raw = await self._send(client, request)
                 latency_ms = (time.perf_counter() - sent) * 1000
                 await asyncio.sleep(0)
-                result = self._parse(request, json.loads(raw), latency_ms, attempt)
+                result = self._parse(request, self._without_key(json.loads(raw)), latency_ms, attempt)
                 result.queue_ms = (sent - waiting) * 1000
                 self._unreachable_streak = 0
                 return result
@@ -286,8 +287,13 @@ class OpenAIProvider:
 
     def scrub(self, text: str) -> str:
         """Servers sometimes echo the key in error bodies: never let it reach the store."""
-        key = os.environ.get(self.key_env, "") if self.key_env else ""
-        return text.replace(key, "***") if len(key) >= 4 else text
+        return str(remove_key(text, key_in_use(self.key_env)))
+
+    def _without_key(self, response: Any) -> Any:
+        """A successful answer without the key in use, in every field (text, tool-call arguments, the
+        reported model and fingerprint …): a server (or a model told it) may echo it back, and the
+        answer is stored, cached and exported. The one place a server's answer enters the harness."""
+        return remove_key(response, key_in_use(self.key_env))
 
 
 def create(profile: Profile) -> OpenAIProvider:
