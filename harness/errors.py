@@ -32,3 +32,7 @@ def one_line(source: str, exc: ValidationError) -> str:
         msg = f"{msg} (got {first['input']!r})"
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{source}: {where}: {msg}{more}"
+
+
+class NotComparable(HarnessError):
+    """Two runs cannot be compared as they are (different questions, or a side that mostly failed)."""

@@ -108,6 +108,24 @@ def test_capacity_arithmetic_on_crafted_points() -> None:
     assert bill.monthly_usd == pytest.approx(1_000_000 * 30.4 * (500 * 2.5 + 200 * 10) / 1e6)  # $98,800
 
 
+def test_the_bill_says_what_its_load_test_measured() -> None:
+    """A load test of another model's server, and requests it left out (a feature the server's profile
+    declares absent), are said in the bill's assumptions; the same model under its org's name is not."""
+    targets = Targets(requests_per_day=1_000_000)
+    load = {"load_id": "load-y", "provider": "vllm", "status": "complete", "started_at": datetime(2026, 12, 1),
+            "model": "Qwen/Qwen2.5-7B-Instruct", "model_reported": "Qwen/Qwen2.5-7B-Instruct",
+            "note": "3 request(s) left out: they need a feature the profile declares absent"}
+    bill = self_hosted("candidate", "smollm2", load, POINTS, 1.2, targets, "HuggingFaceTB/SmolLM2-135M-Instruct")
+    assert bill.monthly_usd is not None  # a warning, not a refusal: the reader judges
+    warning, left_out = bill.assumptions[1:3]
+    assert warning.startswith("warning: load test load-y measured a server of 'Qwen/Qwen2.5-7B-Instruct' "
+                              "(as reported), not of 'HuggingFaceTB/SmolLM2-135M-Instruct' (the model billed)")
+    assert left_out == ("load test load-y: 3 request(s) left out: they need a feature the profile declares absent; "
+                        "those requests (unsupported where an eval sends them) are not in the sizing")
+    same = self_hosted("candidate", "qwen", {**load, "note": None}, POINTS, 1.2, targets, "qwen2.5-7b-instruct")
+    assert not any("warning" in line or "left out" in line for line in same.assumptions)
+
+
 def test_both_bills_beside_the_verdict(traffic: Path, profiles: Path, tmp_path: Path) -> None:
     assert run_harness("eval", "-p", "fake", "-s", "support", "--db", str(traffic)).returncode == 0
     process, _ = _server(profiles, 50, 5, 8)
@@ -128,6 +146,9 @@ def test_both_bills_beside_the_verdict(traffic: Path, profiles: Path, tmp_path: 
     assert bills["baseline"]["kind"] == "api" and bills["baseline"]["monthly_usd"] == pytest.approx(expected)
     assert bills["candidate"]["kind"] == "self-hosted" and bills["candidate"]["concurrency"] == 2
     assert bills["candidate"]["monthly_usd"] == pytest.approx(bills["candidate"]["replicas"] * 1.2 * 730)
+    # The server tested reports 'stream-1', not the fake profile's model: the bill says so.
+    assert any(line.startswith("warning: ") and "'stream-1' (as reported), not of 'fake'" in line
+               for line in bills["candidate"]["assumptions"])
     out = tmp_path / "review.html"
     assert run_harness("report", "-b", "gpt-4o", "-c", "fake", "--suite", "support", "-o", str(out),
                        "--db", str(traffic), *sizing).returncode == 0

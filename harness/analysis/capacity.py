@@ -7,6 +7,13 @@ stay under 1%); its request rate is one replica's capacity; the replicas needed 
 API: requests per day x 30.4 days x (input tokens x input price + output tokens x output price), with
 the tokens per request measured on the compared runs. Every assumption is returned as a line, and
 printed wherever a bill is shown.
+
+What a load test measured is said, not assumed: when its server reported another model than the
+profile being billed asks for (a `--serving` server of something else, or a server answering under
+another name), the bill says so in its assumptions and is still given (a served model's name often
+differs from a profile's for the same weights, so refusing would block honest uses; the line lets a
+reader judge). Requests the load test left out because they need a feature the server's profile
+declares absent (an eval scores them `unsupported`) are named too: the replicas are sized without them.
 """
 
 from __future__ import annotations
@@ -57,13 +64,36 @@ def choose_point(points: list[dict[str, Any]], targets: Targets) -> dict[str, An
     return max(fit, key=lambda p: p["concurrency"]) if fit else None
 
 
+def _same_model(a: str, b: str) -> bool:
+    """One model under two spellings: case aside, with or without its organisation ('org/name')."""
+    return a.lower() == b.lower() or a.lower().rsplit("/", 1)[-1] == b.lower().rsplit("/", 1)[-1]
+
+
+def load_caveats(load: dict[str, Any], model: str | None) -> list[str]:
+    """What the load test measured that is not the billed profile's full traffic: another model's
+    server, requests left out (a feature absent), a partial run. One line each."""
+    lines = []
+    served = load.get("model_reported") or load.get("model")
+    if model and served and not _same_model(served, model):
+        lines.append(f"warning: load test {load['load_id']} measured a server of '{served}' (as reported), not "
+                     f"of '{model}' (the model billed): this sizes another model's server; load-test a server "
+                     "of the billed model to size it")
+    if load.get("note"):
+        left_out = "left out" in load["note"]
+        lines.append(f"load test {load['load_id']}: {load['note']}"
+                     + ("; those requests (unsupported where an eval sends them) are not in the sizing"
+                        if left_out else ""))
+    return lines
+
+
 def self_hosted(side: str, provider: str, load: dict[str, Any], points: list[dict[str, Any]], hourly: float | None,
-                targets: Targets) -> Bill:
-    """Replicas and the monthly bill from one load test."""
+                targets: Targets, model: str | None = None) -> Bill:
+    """Replicas and the monthly bill from one load test of a server of `model` (the billed profile's)."""
     bill = Bill(side, provider, "self-hosted", None)
     bill.assumptions.append(f"{targets.requests_per_day:,.0f} requests/day, peak x{targets.peak_factor:g} -> "
                             f"{targets.peak_rps:.3f} req/s at peak; targets p95 TTFT <= {targets.slo_ttft_ms:g} ms, "
                             f"p95 inter-token <= {targets.slo_itl_ms:g} ms")
+    bill.assumptions += load_caveats(load, model)
     point = choose_point(points, targets)
     source = f"load test {load['load_id']} of {load['provider']} ({load['status']}, {load['started_at']:%Y-%m-%d})"
     if point is None:
@@ -128,4 +158,4 @@ def bill_for(con: duckdb.DuckDBPyConnection, side: str, provider: str, run_ids: 
     if hourly is None and serving:  # the server's own hardware price, when the candidate's profile has none
         server = latest_profile(con, serving)
         hourly = ((server or {}).get("profile", {}).get("pricing") or {}).get("hardware_usd_per_hour")
-    return self_hosted(side, provider, load[0], points, hourly, targets)
+    return self_hosted(side, provider, load[0], points, hourly, targets, (stored or {}).get("model"))

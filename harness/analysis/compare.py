@@ -16,15 +16,12 @@ from typing import Any
 import duckdb
 
 from harness.analysis import capacity, failures, features, gaps, guard, judged, stats
-from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE, check_max_error_rate, percent
-from harness.errors import HarnessError
+from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE, check_max_error_rate
+from harness.errors import HarnessError, NotComparable
 from harness.store import Store
+from harness.store.error_budget import refuse_errored_sides
 from harness.store.gap_tests import record_gap_tests
 from harness.store.reads import fetch_dicts
-
-
-class NotComparable(HarnessError):
-    """The two sides cannot be compared as they are (different questions, or a side that mostly failed)."""
 
 
 @dataclass
@@ -145,23 +142,6 @@ def gate(comparison: Comparison, fail_on: str | None) -> list[str]:
     failing = [r for r in rows if r["verdict"] == "infeasible"] if fail_on == "infeasible" else [
         r for r in rows if r["verdict"] != "feasible"]
     return [f"{r['task']} is {r['verdict']}" for r in failing]
-
-
-def refuse_errored_sides(con: duckdb.DuckDBPyConnection, baseline: str, candidate: str, suite: str | None,
-                         max_error_rate: float) -> None:
-    """A run whose generations mostly failed says nothing about the model: refuse it in one line."""
-    sides = con.execute(
-        "select r.run_id, x.side, r.error_rate, r.n_errors from ("
-        " select baseline_run as run_id, 'baseline' as side from lh_pairs($b, $c, $s)"
-        " union select candidate_run, 'candidate' from lh_pairs($b, $c, $s)) x join runs r using (run_id)"
-        " where r.error_rate > $max order by r.error_rate desc, x.side",
-        {"b": baseline, "c": candidate, "s": suite, "max": max_error_rate}).fetchall()
-    if sides:
-        run_id, side, rate, n_errors = sides[0]
-        raise NotComparable(
-            f"the {side}'s run {run_id} has {n_errors} errored generations ({percent(rate)}, over "
-            f"--max-error-rate {percent(max_error_rate)}): errors are not answers; resume it with "
-            f"`harness eval --resume {run_id}` once the provider answers")
 
 
 def _latency_basis(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> str:

@@ -17,12 +17,12 @@ from typing import Any
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.analysis.compare import CompareOptions, Comparison, NotComparable, compare
+from harness.analysis.compare import CompareOptions, Comparison, compare
 from harness.analysis.features import LACKING
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
 from harness.config.lifecycle import Lifecycle
 from harness.config.openness import Openness, exposure
-from harness.errors import HarnessError, one_line
+from harness.errors import HarnessError, NotComparable, one_line
 from harness.store import Store
 from harness.store.reads import latest_profile
 from harness.store.risk import replace_risk_parts

@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.common import DbOption, FormatOption, console, database, names, parse_format, say
+from harness.cli.common import (
+    MAX_ERROR_RATE,
+    DbOption,
+    FormatOption,
+    MaxErrorRateOption,
+    console,
+    database,
+    names,
+    parse_format,
+    say,
+)
 from harness.cli.output import print_json, render
 from harness.errors import HarnessError
 
@@ -34,13 +44,17 @@ def drift_cmd(
     margin: Annotated[float, typer.Option(help="A regression is a change whose 95% CI lies below -margin.",
                                           min=0.0)] = 0.0,
     fail_on: Annotated[str | None, typer.Option(
-        "--fail-on", help="'regression': exit 1 when any task regressed (for cron and CI).")] = None,
+        "--fail-on", help="'regression': exit 1 when any task regressed, or has no answered pair to tell "
+                          "(for cron and CI).")] = None,
+    max_error_rate: MaxErrorRateOption = MAX_ERROR_RATE,
     fmt: FormatOption = "table",
     db: DbOption = None,
 ) -> None:
     """Compare a profile's latest complete run on a suite with the one before: per task the paired
     change (95% CI, p), the share of identical answers, the docs that flipped, and whether the reported
     model or system fingerprint changed. The check is stored for the report's drift timeline.
+    Runs of another profile, suite or model, runs that asked other questions (the comparability guard
+    of `harness compare`) and runs over the error budget are refused, and nothing is stored.
 
     Example: harness drift -p gpt-4o -s support --fail-on regression
     """
@@ -49,7 +63,7 @@ def drift_cmd(
     if fail_on not in (None, "regression"):
         raise HarnessError(f"--fail-on takes 'regression', got {fail_on!r}")
     output = parse_format(fmt)
-    result = drift(database(db), provider, suite, margin, _since(since), runs)
+    result = drift(database(db), provider, suite, margin, _since(since), runs, max_error_rate)
     if output == "json":
         print_json({"provider": provider, "suite": suite, "earlier_run": result.earlier_run,
                     "later_run": result.later_run, "rows": result.rows, "flipped": result.flipped,
@@ -74,6 +88,10 @@ def drift_cmd(
     if fail_on == "regression" and result.regressed:
         say(f"error: regression on {', '.join(result.regressed)} ({provider}, {result.earlier_run} -> "
             f"{result.later_run})", stderr=True)
+        sys.exit(1)
+    if fail_on == "regression" and result.unpaired:
+        say(f"error: cannot tell whether {', '.join(result.unpaired)} regressed: no answered pairs ({provider}, "
+            f"{result.earlier_run} -> {result.later_run})", stderr=True)
         sys.exit(1)
 
 

@@ -5,7 +5,9 @@ candidate, or of the same model family, is refused unless allowed: models measur
 own family's answers (self-preference bias; Zheng et al. 2023, Panickssery et al. 2024).
 
 Errors are not verdicts: if more judge calls fail than the error budget allows, nothing is stored
-and one line names the commonest error (what did answer stays in the cache for the retry).
+and one line names the commonest error (what did answer stays in the cache for the retry). Nor are a
+side's errors answers: a side whose run errored above the same budget is refused before the judge is
+called, as `harness compare` refuses it (harness.store.error_budget).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE, percent
+from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE, check_max_error_rate, percent
 from harness.config.overrides import Overrides, apply_overrides
 from harness.config.paths import default_db
 from harness.config.profiles import Profile, load_profile
@@ -40,6 +42,7 @@ from harness.providers.base import GenRequest, GenResult, Message
 from harness.providers.registry import close_provider, create_provider
 from harness.run.reuse import CachePolicy, Identity, ReusingProvider
 from harness.store import Store
+from harness.store.error_budget import refuse_errored_sides
 from harness.store.judgements import answers_to_grade, pairs_to_judge, record_judgements, who_answered
 from harness.store.writes import GenerationWriter
 
@@ -172,10 +175,20 @@ def combine(first: str | None, second: str | None) -> tuple[str, bool]:
     return (one if consistent and one in ("win", "loss") else "tie"), consistent
 
 
+def _refuse_errored(store: Store, baseline: str, candidate: str, options: JudgeOptions,
+                    names: tuple[str, str] = ("baseline", "candidate")) -> None:
+    """The sides' runs within the error budget, checked before any judge call (nothing stored otherwise)."""
+    check_max_error_rate(options.max_error_rate)
+    with store.connect(read_only=True) as con:
+        refuse_errored_sides(con, baseline, candidate, options.suite, options.max_error_rate, names)
+
+
 def judge_pairwise(options: JudgeOptions) -> JudgeOutcome:
-    """Judge the candidate against the baseline on every answered doc pair; store each judgement."""
+    """Judge the candidate against the baseline on every answered doc pair; store each judgement.
+    Raises NotComparable, before any judge call, when a side's run errored above the budget."""
     judge, store = judge_profile(options.judge), Store(options.db or default_db())
     assert options.baseline is not None
+    _refuse_errored(store, options.baseline, options.candidate, options)
     pairs = pairs_to_judge(store, options.baseline, options.candidate, options.suite, options.limit)
     if not pairs:
         raise HarnessError(f"no answered doc pairs of '{options.baseline}' and '{options.candidate}'"
@@ -227,6 +240,7 @@ def judge_rubric(options: JudgeOptions) -> JudgeOutcome:
     rubric = options.rubric.read_text(encoding="utf-8").strip()
     if options.scale not in ("pass-fail", "1-5"):
         raise HarnessError(f"unknown --scale '{options.scale}'; use pass-fail or 1-5")
+    _refuse_errored(store, options.candidate, options.candidate, options, ("graded side", "graded side"))
     answers = answers_to_grade(store, options.candidate, options.suite, options.limit)
     if not answers:
         raise HarnessError(f"no answered docs of '{options.candidate}' to grade")
