@@ -1,10 +1,12 @@
 """Reading a user's line-based file (JSONL) as text, with problems named by line, never by byte offset;
-writing generated task folders whole."""
+writing generated folders (tasks, shards) whole."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +46,35 @@ def lm_eval_yaml(config: dict[str, Any], functions: dict[str, str]) -> str:
 
 
 def write_folder(target: Path, files: dict[str, str]) -> None:
-    """Write `files` into `target` all at once: staged beside it, then renamed over any older copy,
-    so a reader never sees half a folder and a failure leaves the old one as it was."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+    """Write `files` into `target` all at once (see `staged_folder`)."""
+    with staged_folder(target) as staging:
         for name, text in files.items():
             (staging / name).write_text(text, encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
+
+
+@contextlib.contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """A folder to fill, put in place of `target` (a folder or, when forced, a file) only when the
+    block ends without error, so a reader never sees half a folder and a failure leaves the old one
+    as it was."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    staging.chmod(0o755)  # files to share, not secrets (a temporary folder starts 0700)
+    old = staging.with_name(staging.name + ".old")
+    try:
+        yield staging
+        had_old = target.exists() or target.is_symlink()
+        if had_old:
+            target.rename(old)  # moved aside, not deleted, until the new folder is in place
+        try:
+            staging.rename(target)
+        except OSError:
+            if had_old:
+                old.rename(target)
+            raise
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        elif had_old:
+            old.unlink()
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -273,7 +273,8 @@ def report_cmd(
         help="A candidate (repeat for several).")],
     suite: Annotated[str | None, typer.Option("--suite", "-s", callback=names("suite"),
         help="Only runs of this suite.")] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file; the Markdown twin goes beside it.")]
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file (or x.md); the other twin goes beside "
+                                         "it. Only an earlier report there is replaced.")]
     = Path("runs/report.html"),
     margin: Annotated[float, typer.Option(help="Non-inferiority margin in score points.")] = 0.05,
     weights: Annotated[Path | None, typer.Option(help="TOML file with a [risk] table of part weights.")] = None,
@@ -285,19 +286,25 @@ def report_cmd(
     slo_ttft_ms: SloTtft = 1000.0,
     slo_itl_ms: SloItl = 100.0,
     serving: ServingOption = None,
+    force: Annotated[bool, typer.Option(help="Overwrite files at -o (or its twin) that are not an earlier "
+                                        "report; without it they are refused.")] = False,
     db: DbOption = None,
 ) -> None:
     """Write the decision-review report: one self-contained HTML page and a Markdown twin.
+
+    Only an earlier report (HTML or Markdown the harness wrote) is replaced without --force.
 
     Example: harness report --baseline gpt-4o --candidate smollm2 --suite core -o runs/review.html
     """
     from harness.analysis.review import ReportOptions, build
     from harness.analysis.risk import load_weights
-    from harness.report.render import write
+    from harness.report.render import claim, write
 
+    plan = claim(output, force)  # before the (slow) build: a refusal comes first
     data = build(database(db), ReportOptions(
         baseline=baseline, candidates=candidate, suite=suite, margin=margin, weights=load_weights(weights),
         allow_mismatch=allow_mismatch, max_error_rate=max_error_rate,
         targets=_targets(requests_per_day, peak_factor, slo_ttft_ms, slo_itl_ms), serving=serving))
+    say(plan)
     html, markdown = write(data, output)
     say(f"report written: {html} and {markdown}")

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from harness.analysis.gaps import UNDECIDED, p_verdict, row_notes, verdict_text
 from harness.analysis.review import ReportData
 from harness.errors import HarnessError
+from harness.outputs import HTML_MARK, MARKDOWN_MARK, claim_file, how, parent_folder
 from harness.report import svg
 from harness.visible import visible
 
@@ -111,11 +113,12 @@ def charts(data: ReportData) -> dict[str, Any]:
 
 
 def render_html(data: ReportData) -> str:
-    return _env(True).get_template("report.html.j2").render(d=data, charts=charts(data))
+    return _env(True).get_template("report.html.j2").render(d=data, charts=charts(data),
+                                                             generator_mark=markupsafe.Markup(HTML_MARK))
 
 
 def render_markdown(data: ReportData) -> str:
-    return _env(False).get_template("report.md.j2").render(d=data)
+    return _env(False).get_template("report.md.j2").render(d=data, generator_mark=MARKDOWN_MARK)
 
 
 def report_paths(output: Path) -> tuple[Path, Path]:
@@ -125,13 +128,23 @@ def report_paths(output: Path) -> tuple[Path, Path]:
     return output, output.with_suffix(".md")
 
 
+def claim(output: Path, force: bool) -> str:
+    """Check both files `-o` means before anything is built; return the line that says, up front,
+    which two files will be written (and what is replaced). Raises HarnessError where a file there
+    is not an earlier report and `force` is off (see harness.outputs)."""
+    html_path, md_path = report_paths(output)
+    named, twin = (md_path, html_path) if output == md_path else (html_path, md_path)
+    parent_folder(named)
+    named_state = claim_file(named, "report", force)
+    twin_kind = "HTML" if twin == html_path else "Markdown"
+    twin_state = claim_file(twin, "report", force, role=f"the {twin_kind} twin of {named.name}")
+    return f"writing {how(named, named_state)} and its {twin_kind} twin {how(twin, twin_state)}"
+
+
 def write(data: ReportData, output: Path) -> tuple[Path, Path]:
     """Write the HTML and its Markdown twin next to each other, both or neither: each goes to a
-    temporary file first and is renamed into place only when both are written."""
+    temporary file first and is renamed into place only when both are written. Call `claim` first."""
     html_path, md_path = report_paths(output)
-    for path in (html_path, md_path):
-        if path.is_dir():
-            raise HarnessError(f"report output {path} is a directory; give a file name such as {path}/report.html")
     pages = {html_path: render_html(data), md_path: render_markdown(data)}
     staged: list[Path] = []
     try:

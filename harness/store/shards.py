@@ -19,8 +19,10 @@ import duckdb
 from harness import __version__
 from harness.digest import file_sha256
 from harness.errors import HarnessError
+from harness.outputs import MANIFEST_MARK, claim_folder, parent_folder
 from harness.store.db import Store
 from harness.store.migrations import MIGRATIONS
+from harness.textfile import staged_folder
 
 FORMAT = 1
 # Table -> the rows of one run. Providers are keyed by the run's profile hash.
@@ -33,35 +35,66 @@ TABLES = {
 }
 
 
-def export_run(db: Path, run_id: str, folder: Path) -> dict[str, Any]:
-    """Write one complete run as a shard folder; return its manifest."""
-    manifest_path = folder / "manifest.json"
-    if manifest_path.is_file():
-        existing = json.loads(manifest_path.read_text())
-        if existing.get("run_id") != run_id:
-            raise HarnessError(f"{folder} already holds a shard of run {existing.get('run_id')}; pick another folder")
+def export_targets(run_ids: list[str], output: Path, force: bool) -> list[tuple[str, Path, str]]:
+    """(run id, shard folder, what happens to what is there) per run, checked before anything is
+    written: `output` itself for one run, `output/RUN_ID` for several. Raises HarnessError for a folder
+    of other files, a file (without `force`) or a shard of another run (without `force`)."""
+    runs = list(dict.fromkeys(run_ids))  # a run given twice is one shard
+    targets = []
+    for run_id in runs:
+        folder = output / run_id if len(runs) > 1 else output
+        parent_folder(folder)
+        state = claim_folder(folder, "shard", force)
+        other = _manifest_run(folder) if state and folder.is_dir() else run_id
+        if other != run_id:  # ours, but another run's: replacing it loses that export
+            if not force:
+                raise HarnessError(f"{folder} already holds a shard of run {other}; choose another -o, "
+                                   "or --force to replace it")
+            state = f"replacing the shard of run {other}: --force"
+        targets.append((run_id, folder, state))
+    return targets
+
+
+def _manifest_run(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "manifest.json").read_text()).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def check_exportable(db: Path, run_ids: list[str]) -> None:
+    """Refuse an unknown or unfinished run before any shard is written, so none is half-exported."""
     with Store(db, wait_s=10.0).connect(read_only=True) as con:
-        row = con.execute("select provider, profile_hash, suite, suite_hash, status from runs where run_id = ?",
+        for run_id in run_ids:
+            row = con.execute("select status from runs where run_id = ?", [run_id]).fetchone()
+            if row is None:
+                raise HarnessError(f"no run '{run_id}' in {db}")
+            if row[0] != "complete":
+                raise HarnessError(f"run {run_id} is {row[0]}; only complete runs are exported")
+
+
+def export_run(db: Path, run_id: str, folder: Path) -> dict[str, Any]:
+    """Write one complete run as a shard folder, whole or not at all; return its manifest. The folder
+    must have passed `export_targets`: whatever is at `folder` is replaced."""
+    check_exportable(db, [run_id])
+    with Store(db, wait_s=10.0).connect(read_only=True) as con, staged_folder(folder) as staging:
+        row = con.execute("select provider, profile_hash, suite, suite_hash from runs where run_id = ?",
                           [run_id]).fetchone()
-        if row is None:
-            raise HarnessError(f"no run '{run_id}' in {db}")
-        if row[4] != "complete":
-            raise HarnessError(f"run {run_id} is {row[4]}; only complete runs are exported")
-        folder.mkdir(parents=True, exist_ok=True)
+        assert row is not None  # checked above; runs are never deleted
         counts = {}
         for table, where in TABLES.items():
-            target = folder / f"{table}.parquet"
+            target = staging / f"{table}.parquet"
             con.execute(f"copy (select * from {table} where {where}) to '{_quoted(target)}' (format parquet)",
                         {"run": run_id})
             counts[table] = con.execute(f"select count(*) from {table} where {where}", {"run": run_id}).fetchone()[0]  # type: ignore[index]
         schema = [r[0] for r in con.execute("select name from schema_migrations order by id").fetchall()]
-    manifest = {
-        "format": FORMAT, "run_id": run_id, "provider": row[0], "profile_hash": row[1], "suite": row[2],
-        "suite_hash": row[3], "schema": schema, "rows": counts, "harness_version": __version__,
-        "sha256": {table: file_sha256(folder / f"{table}.parquet") for table in TABLES},
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    manifest_path.write_text(json.dumps(manifest, indent=2))
+        manifest = {
+            **MANIFEST_MARK, "format": FORMAT, "run_id": run_id, "provider": row[0], "profile_hash": row[1],
+            "suite": row[2], "suite_hash": row[3], "schema": schema, "rows": counts, "harness_version": __version__,
+            "sha256": {table: file_sha256(staging / f"{table}.parquet") for table in TABLES},
+            "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
 
 
