@@ -223,9 +223,9 @@ CASES: dict[str, tuple[Args, str]] = {
     "resume latest with none unfinished": (_after(World.seeded, "eval", "--resume", "latest", "-p", "fake"),
                                            "no interrupted, failed or crashed run of 'fake'"),
     "resume with another provider": (_after(World.interrupted, "eval", "--resume", "{got}", "-p", "smollm2"),
-                                     "has provider 'fake', not 'smollm2'"),
+                                     "ran with --provider fake, not --provider smollm2"),
     "resume with an override": (_after(World.interrupted, "eval", "--resume", "{got}", "--batch-size", "2"),
-                                "--batch-size cannot change a resumed run"),
+                                "--batch-size does not apply to run .* keeps its own settings"),
     "resume a run that is still going": (_after(_live_owner, "eval", "--resume", "{got}"), "is still running"),
     # Provider profiles
     "profile unknown key": (_after(lambda w: _profile(w, 'kind = "fake"\nmodel = "m"\nbogus = 1\n' + OPENNESS),

@@ -70,12 +70,19 @@ def _nothing_kept(canary: str, runs: Path) -> None:
 def test_a_key_in_any_profile_field_is_refused_unechoed(profiles: Path, isolated_runs: Path, field: str) -> None:
     canary = _canary()
     (profiles / "pasted.toml").write_text(FIELDS[field].format(c=canary))
-    for command in (("eval", "-p", "pasted", "-s", "smoke"), ("providers", "show", "pasted"), ("providers", "list")):
+    for command in (("eval", "-p", "pasted", "-s", "smoke"), ("providers", "show", "pasted")):
         result = run_harness(*command, env={"LOCKIN_CANARY_KEY": "unused"})
         assert result.returncode == 2, (command, result.stdout[-500:], result.stderr[-1500:])
         line = one_error_line(result)
         assert "pasted.toml" in line and ("looks like a credential" in line or "looks like a key" in line), line
         assert canary not in result.stdout + result.stderr
+    # `providers list` lists the good profiles and marks the bad one (exit 1), never showing the key.
+    listed = run_harness("providers", "list", "--format", "json", env={"LOCKIN_CANARY_KEY": "unused"})
+    assert listed.returncode == 1 and "pasted" in listed.stderr, listed.stderr[-1500:]
+    problems = [row for row in json.loads(listed.stdout) if row.get("problem")]
+    assert [row["name"] for row in problems] == ["pasted"]
+    assert "looks like a credential" in problems[0]["problem"] or "looks like a key" in problems[0]["problem"]
+    assert canary not in listed.stdout + listed.stderr
     assert not any(isolated_runs.rglob("*.duckdb"))  # nothing stored, not even an empty database
     _nothing_kept(canary, isolated_runs)
 

@@ -69,7 +69,8 @@ def test_overrides_given_again_must_match_the_run(isolated_runs: Path) -> None:
         base = ["-p", "local-openai", "-t", "smoke_choice"]
         _kill_mid_run(db, [*base, "--base-url", server.base_url, "--model", "scripted"])
         other = run_harness("eval", "--resume", "latest", *base, "--base-url", server.base_url, "--model", "other")
-    assert other.returncode == 2 and "no interrupted, failed or crashed run" in one_error_line(other)
+    # `latest` finds the killed run whatever was given; a conflicting override is refused, naming both.
+    assert other.returncode == 2 and "ran with --model scripted, not --model other" in one_error_line(other)
 
 
 @pytest.mark.parametrize("after_s", [0.2, 0.6, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0])
