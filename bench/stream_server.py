@@ -2,7 +2,8 @@
 the first after `ttft_ms`, each next one `itl_ms` later. A load test against it must find those
 numbers back. `fail_after` makes it answer HTTP 500 once it has served that many requests (a server
 that starts failing mid-run). Async (aiohttp); run in its own process so it never shares a GIL with
-the client being measured. Usage: python -m bench.stream_server TTFT_MS ITL_MS TOKENS FAIL_AFTER PORT
+the client being measured; GET /stats says how many chat requests arrived.
+Usage: python -m bench.stream_server TTFT_MS ITL_MS TOKENS FAIL_AFTER PORT
 """
 
 from __future__ import annotations
@@ -45,23 +46,33 @@ def make_app(ttft_ms: float, itl_ms: float, tokens: int, fail_after: int = 0) ->
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         start = time.perf_counter()
-        for i in range(n):
-            # Each token leaves at its scheduled time, whatever the time spent writing the last one.
-            due = start + (ttft_ms + itl_ms * i) / 1000
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            await response.write(chunk({"role": "assistant", "content": " tok"} if i == 0 else {"content": " tok"}))
-        await response.write(chunk({}, finish="length"))
-        if (body.get("stream_options") or {}).get("include_usage"):
-            await response.write(chunk({}, usage={"prompt_tokens": 10, "completion_tokens": n, "total_tokens": 10 + n}))
-        await response.write(b"data: [DONE]\n\n")
+        try:
+            for i in range(n):
+                # Each token leaves at its scheduled time, whatever the time spent writing the last one.
+                due = start + (ttft_ms + itl_ms * i) / 1000
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                await response.write(chunk({"role": "assistant", "content": " tok"} if i == 0 else
+                                           {"content": " tok"}))
+            await response.write(chunk({}, finish="length"))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                await response.write(chunk({}, usage={"prompt_tokens": 10, "completion_tokens": n,
+                                                      "total_tokens": 10 + n}))
+            await response.write(b"data: [DONE]\n\n")
+        except ConnectionResetError:
+            pass  # the client went away mid-stream (a load test's deadline cancels it): not the server's error
         return response
 
     async def models(request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "stream-1"}]})
 
+    async def stats(request: web.Request) -> web.Response:
+        # How many chat requests arrived: a client's caps are checked against what the server saw.
+        return web.json_response({"served": served["n"]})
+
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_get("/v1/models", models)
+    app.router.add_get("/stats", stats)
     return app
 
 

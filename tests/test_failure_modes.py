@@ -21,7 +21,10 @@ CASES = [
     ("error", "timeout", {"error": "timeout after 60 s"}),
     ("error", "rate_limit", {"error": "HTTP 429: rate limit reached"}),
     ("error", "server", {"error": "HTTP 503: Service Unavailable"}),
-    ("error", "client", {"error": "HTTP 400: This model's maximum context length is 2048 tokens"}),
+    ("error", "context_length", {"error": "HTTP 400: This model's maximum context length is 2048 tokens"}),
+    ("error", "context_length", {"error": "context_length: the prompt does not fit the model's context of 8,192 "
+                                          "tokens (with room for one token of answer)"}),
+    ("error", "client", {"error": "HTTP 400: Invalid request: unknown parameter"}),
     ("error", "connection", {"error": "connection error: Connection refused"}),
     ("correct", None, {"score": 1.0}),
     ("empty", None, {"response": "", "filtered": ""}),

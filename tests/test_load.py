@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 
@@ -75,6 +77,55 @@ def test_a_server_that_fails_or_dies_mid_run_gives_a_partial_result(traffic: Pat
     points = query(traffic, "select concurrency, n_ok, n_errors, partial from load_points "
                             "where load_id = (select max(load_id) from load_runs) order by concurrency")
     assert points[0][1] > 0 and points[-1][3] is True and len(points) < 3
+
+
+def _served(url: str) -> int:
+    """How many chat requests the loopback server has received so far."""
+    with urllib.request.urlopen(url.removesuffix("/v1") + "/stats", timeout=5) as response:
+        return int(json.load(response)["served"])
+
+
+def test_caps_are_hard_limits_whatever_the_concurrency(traffic: Path, profiles: Path) -> None:
+    process, url = _server(profiles, 100, 5, 4)
+    try:
+        for cap in (1, 5):  # 64 users, one level: the server must see exactly `cap` requests
+            before = _served(url)
+            result = run_harness("load", "-p", "stream", "--traffic", "support", "--concurrency", "64",
+                                 "--max-requests", str(cap), "--duration", "10", "--db", str(traffic))
+            assert result.returncode == 0, result.stderr
+            assert _served(url) - before == cap
+        absurd = run_harness("load", "-p", "stream", "--traffic", "support", "--concurrency", "4,100000",
+                             "--db", str(traffic))
+        assert absurd.returncode == 2 and "from 1 to 1,000" in one_error_line(absurd)
+        served = _served(url)
+    finally:
+        process.kill()  # type: ignore[attr-defined]
+    assert served == 6  # the refused run sent nothing, not even its first level
+    assert query(traffic, "select n_requests, n_ok from load_points order by n_requests") == [(1, 1), (5, 5)]
+
+
+def test_duration_bounds_each_level_and_cuts_requests_short(traffic: Path, profiles: Path) -> None:
+    # First token after 30 s: nothing ends within 2 s, and before the fix a level lasted until the
+    # profile's 10 s timeout (two levels: over 20 s).
+    process, url = _server(profiles, 30000, 10, 4)
+    try:
+        started = time.perf_counter()
+        result = run_harness("load", "-p", "stream", "--traffic", "support", "--concurrency", "1,4", "--duration",
+                             "2", "--db", str(traffic))
+        wall = time.perf_counter() - started
+        served = _served(url)
+    finally:
+        process.kill()  # type: ignore[attr-defined]
+    assert result.returncode == 0, result.stderr
+    assert "1 cut short at the deadline" in result.stderr and "4 cut short at the deadline" in result.stderr
+    points = query(traffic, "select concurrency, n_requests, n_ok, n_errors, wall_s from load_points "
+                            "order by concurrency")
+    assert [p[:4] for p in points] == [(1, 1, 0, 0), (4, 4, 0, 0)] and served == 5
+    assert all(p[4] < 2.5 for p in points), points  # the deadline, plus cancelling what was in flight
+    assert wall < 2 * 2 + 8, wall  # two levels of 2 s, plus the CLI's start-up and the store on a busy machine
+    assert query(traffic, "select status from load_runs") == [("complete",)]
+    assert query(traffic, "select count(*) from load_requests where error = 'cut short at the level''s deadline'"
+                 ) == [(5,)]
 
 
 def test_an_offline_batch_engine_is_not_load_tested(traffic: Path) -> None:

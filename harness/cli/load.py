@@ -30,10 +30,14 @@ def load_cmd(
     suite: Annotated[str | None, typer.Option("--suite", "-s", callback=names("suite"),
         help="Send the prompts of this suite's latest run.")
                      ] = None,
-    concurrency: Annotated[str, typer.Option(help="Concurrency levels, run in turn.")] = "1,4,16,64",
-    duration: Annotated[float, typer.Option(help="Seconds per level at most.", min=0.1)] = 60.0,
+    concurrency: Annotated[str, typer.Option(help="Concurrency levels, run in turn (each 1 to 1,000).")
+                           ] = "1,4,16,64",
+    duration: Annotated[float, typer.Option(
+        help="Seconds per level at most: requests still in flight then are cancelled (cut short, not errors).",
+        min=0.1)] = 60.0,
     max_requests: Annotated[int | None, typer.Option(
-        help="Requests per level at most [default: 20 per concurrent user].", min=1)] = None,
+        help="Requests sent per level at most, so levels x this in all [default: 20 per concurrent user].",
+        min=1)] = None,
     max_tokens: Annotated[int, typer.Option(help="Output token cap per request.", min=1)] = 256,
     base_url: Annotated[str | None, typer.Option(help="Override the profile's base_url.")] = None,
     model: Annotated[str | None, typer.Option(help="Override the profile's model name.")] = None,
@@ -47,8 +51,9 @@ def load_cmd(
     from harness.run.load import LoadOptions, run_load
 
     def progress(point: dict[str, Any]) -> None:
+        cut = point["n_requests"] - point["n_ok"] - point["n_errors"]
         say(f"concurrency {point['concurrency']}: {point['n_ok']} ok, {point['n_errors']} errors, "
-            f"{point['rps'] or 0:.2f} req/s", stderr=True)
+            + (f"{cut} cut short at the deadline, " if cut else "") + f"{point['rps'] or 0:.2f} req/s", stderr=True)
 
     outcome = run_load(LoadOptions(provider, suite, traffic, _levels(concurrency), duration, max_requests,
                                    max_tokens, base_url, model, db), progress)

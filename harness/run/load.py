@@ -1,8 +1,10 @@
 """`harness load`: latency under load, the numbers capacity is sized from. Streamed requests from a
 traffic suite (its logged requests) or a suite's stored prompts, sent through the openai provider's
 client at each concurrency level in turn (closed loop: each of C workers sends its next request when
-the last one ends), for a bounded time and count. Per level: time to first token, inter-token latency,
-end-to-end latency (p50/p95/p99), request and token throughput, errors.
+the last one ends), for a bounded time and count per level: both are hard limits (requests are
+counted when sent; at the deadline the requests in flight are cancelled and stored as cut short).
+Per level: time to first token, inter-token latency, end-to-end latency (p50/p95/p99), request and
+token throughput, errors.
 
 A server that dies or fails mid-run gives a partial result, stored and marked `partial`, not a crash.
 The hf provider is an offline batch engine, not a server, and is refused: serve the model (llama.cpp,
@@ -12,7 +14,6 @@ vLLM, TGI) and load-test that endpoint.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import secrets
 import time
@@ -39,6 +40,12 @@ from harness.traffic.replay import ReplayRequest, decoding
 
 # A level stops early, and the run is partial, after this many failed connections in a row.
 _DEAD_AFTER = 5
+# The most concurrent users a level may have: the SDK's connection pool holds 1,000 connections, and
+# past it users queue inside the client (latency would measure the pool, not the server); against a
+# paid API a larger burst is a typo, not a test.
+MAX_CONCURRENCY = 1000
+# What a request the level's deadline cancelled is stored as (load_requests.error; ok is false).
+CUT_SHORT = "cut short at the level's deadline"
 
 
 @dataclass
@@ -48,7 +55,7 @@ class LoadOptions:
     traffic: str | None = None
     concurrency: list[int] = field(default_factory=lambda: [1, 4, 16, 64])
     duration_s: float = 60.0  # per level
-    max_requests: int | None = None  # per level; default 20 per worker
+    max_requests: int | None = None  # per level, a hard cap on requests sent; default 20 per worker
     max_tokens: int = 256  # cap per request (a request's own smaller cap wins)
     base_url: str | None = None
     model: str | None = None
@@ -115,21 +122,41 @@ def servable(requests: list[GenRequest], profile: Profile) -> tuple[list[GenRequ
 
 async def _level(client: Any, requests: list[GenRequest], concurrency: int, duration_s: float, max_requests: int,
                  model: str, param: str) -> tuple[list[StreamTiming], float, bool]:
+    """One level's timings, its wall time and whether the server died. Both caps are hard: a request is
+    counted when it is sent, not when it ends (64 users must not send 64 requests under a cap of 5),
+    and at the deadline the requests still in flight are cancelled and recorded as cut short."""
     done: list[StreamTiming] = []
-    order = itertools.count()
-    state = {"streak": 0, "dead": False}
+    state = {"sent": 0, "streak": 0, "dead": False}
     start = time.perf_counter()
     deadline = start + duration_s
 
     async def worker() -> None:
-        while time.perf_counter() < deadline and len(done) < max_requests and not state["dead"]:
-            timing = await stream_once(client, requests[next(order) % len(requests)], model, param)
+        while time.perf_counter() < deadline and state["sent"] < max_requests and not state["dead"]:
+            request = requests[state["sent"] % len(requests)]
+            state["sent"] += 1  # before the await: no other user can take the same place under the cap
+            sent_at = time.perf_counter()
+            try:
+                timing = await stream_once(client, request, model, param)
+            except asyncio.CancelledError:
+                done.append(StreamTiming(ok=False, error=CUT_SHORT, started=sent_at,
+                                         e2e_ms=(time.perf_counter() - sent_at) * 1000))
+                raise
             done.append(timing)
             state["streak"] = state["streak"] + 1 if (timing.error or "").startswith("connection") else 0
             state["dead"] = state["dead"] or state["streak"] >= _DEAD_AFTER
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    # No more users than requests allowed: the others would never send one.
+    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, max_requests))]
+    _, late = await asyncio.wait(workers, timeout=max(0.0, deadline - time.perf_counter()))
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
     return done, time.perf_counter() - start, bool(state["dead"])
+
+
+def cut_short(timing: StreamTiming) -> bool:
+    """A request the level's deadline cancelled: neither an answer nor an error of the server."""
+    return timing.error == CUT_SHORT
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -139,13 +166,14 @@ def _pct(values: list[float], q: float) -> float | None:
 def summarise(concurrency: int, timings: list[StreamTiming], wall_s: float, partial: bool) -> dict[str, Any]:
     """One load point: percentiles over the level's successful requests, throughput over its wall time."""
     ok = [t for t in timings if t.ok]
+    ended = [t for t in timings if not cut_short(t)]  # cut-short requests are sent, but neither ok nor errors
     ttft = [t.ttft_ms for t in ok if t.ttft_ms is not None]
     itl = [t.itl_ms for t in ok if t.itl_ms is not None]
     e2e = [t.e2e_ms for t in ok if t.e2e_ms is not None]
-    errors = [t.error for t in timings if not t.ok]
+    errors = [t.error for t in ended if not t.ok]
     point: dict[str, Any] = {
         "concurrency": concurrency, "n_requests": len(timings), "n_ok": len(ok), "n_errors": len(errors),
-        "error_rate": len(errors) / len(timings) if timings else None, "wall_s": wall_s,
+        "error_rate": len(errors) / len(ended) if ended else None, "wall_s": wall_s,
         "rps": len(ok) / wall_s if wall_s else None,
         "output_tps": sum(t.output_tokens for t in ok) / wall_s if wall_s else None,
         "mean_output_tokens": float(np.mean([t.output_tokens for t in ok])) if ok else None,
@@ -160,8 +188,11 @@ def summarise(concurrency: int, timings: list[StreamTiming], wall_s: float, part
 def run_load(options: LoadOptions, notify: Any = None) -> LoadOutcome:
     """Run every level (stopping early on a dead server), store the points, return them."""
     profile = _profile(options)
-    if not options.concurrency or any(c < 1 for c in options.concurrency):
-        raise HarnessError("--concurrency takes positive levels, e.g. 1,4,16,64")
+    if not options.concurrency or any(not 1 <= c <= MAX_CONCURRENCY for c in options.concurrency):
+        raise HarnessError(f"--concurrency takes levels from 1 to {MAX_CONCURRENCY:,} (e.g. 1,4,16,64), got "
+                           f"{','.join(map(str, options.concurrency)) or 'none'}")
+    if options.max_requests is not None and options.max_requests < 1:
+        raise HarnessError("--max-requests takes a positive number (requests per level)")
     store = Store(options.db or default_db())
     requests, left_out = servable(_requests(options, store), profile)
     assert profile.openai is not None and profile.base_url is not None
@@ -186,7 +217,10 @@ def run_load(options: LoadOptions, notify: Any = None) -> LoadOutcome:
                 timings_all.extend((level, t) for t in timings)
                 if notify:
                     notify(points[-1])
-                if dead or (timings and not any(t.ok for t in timings)):
+                if not any(t.ok for t in timings) and timings and all(cut_short(t) for t in timings):
+                    cut = f"no request finished within --duration at concurrency {level}"
+                    note = f"{note}; {cut}" if note else cut
+                elif dead or (timings and not any(t.ok for t in timings)):
                     status, note = "partial", (f"the server stopped answering at concurrency {level} "
                                                f"({points[-1]['first_error']}); later levels were not run"
                                                + (f"; {note}" if note else ""))

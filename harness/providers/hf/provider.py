@@ -4,6 +4,8 @@ On CPU, supported models decode with `RowwiseDecoder` (decode.py): continuous ba
 padding, or with `exact = true` answers bit for bit those of the prompt alone. Other models and devices use
 `model.generate` on batches grouped by decoding settings, sorted by prompt length and left-padded.
 Either way a sequence stops at EOS or a stop string, and stop strings are cut here, not by the caller.
+A prompt longer than the model's context is refused per sample, and no answer runs past the context
+(context.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from harness.config.profiles import Profile
 from harness.digest import sha256_hex
 from harness.errors import HarnessError
 from harness.providers.base import GenRequest, GenResult, ProviderInfo, ToolCall, cut_at_stop
+from harness.providers.hf.context import ContextGuard
 from harness.providers.hf.jobs import Job
 from harness.providers.hf.tools import chat_for_template, parse_tool_calls, template_knows_tools
 from harness.providers.hf.weights import resolve_weights
@@ -55,6 +58,7 @@ class HFProvider:
             trust_remote_code=settings.trust_remote_code,
         ).eval()
         self.batch_size = settings.batch_size
+        self.context = ContextGuard.of(self.model.config, self.tokenizer)
         self.eos_ids = _as_set(self.model.generation_config.eos_token_id) | _as_set(self.tokenizer.eos_token_id)
         self.decoder = _rowwise_decoder(self.model, self.tokenizer, self.batch_size, self.eos_ids, settings.exact,
                                         settings.packed_weights)
@@ -72,6 +76,7 @@ class HFProvider:
                 "dtype": str(self.model.dtype).removeprefix("torch."),
                 "device": str(self.model.device),
                 "batch_size": self.batch_size,
+                "context_length": self.context.tokens,  # longer prompts are refused (errors of kind context_length)
                 "padding_side": "left" if self.decoder is None else None,  # rowwise decoding pads nothing
                 "weights_source": weights.source,
                 "chat_template_hash": sha256_hex(template, 16) if template else None,
@@ -84,25 +89,39 @@ class HFProvider:
             },
         )
 
-    def _encode(self, request: GenRequest) -> list[int]:
-        if request.messages is None:
-            ids: list[int] = self.tokenizer(request.prompt or "")["input_ids"]
-            return ids
-        messages, tools = chat_for_template(request, self.knows_tools)
-        prefill = messages[-1]["role"] == "assistant"
-        text = self.tokenizer.apply_chat_template(
-            messages, tools=tools, tokenize=False, add_generation_prompt=not prefill, continue_final_message=prefill
-        )
-        # The rendered template already carries its special tokens: do not add a second BOS.
-        encoded: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        return encoded
+    def _encode(self, request: GenRequest) -> list[int] | None:
+        """The prompt's token ids; None for a text that cannot fit the context (never tokenised in full)."""
+        text, special = request.prompt or "", True
+        if request.messages is not None:
+            messages, tools = chat_for_template(request, self.knows_tools)
+            prefill = messages[-1]["role"] == "assistant"
+            text = str(self.tokenizer.apply_chat_template(
+                messages, tools=tools, tokenize=False, add_generation_prompt=not prefill,
+                continue_final_message=prefill))
+            special = False  # the rendered template already carries its special tokens: no second BOS
+
+        def tokenize(part: str) -> list[int]:
+            return list(self.tokenizer(part, add_special_tokens=special)["input_ids"])
+
+        return self.context.encode(text, tokenize)
 
     def generate(self, requests: Sequence[GenRequest]) -> Iterator[GenResult]:
-        """Yield one GenResult per request as each finishes (not in request order)."""
-        encoded = [(req, self._encode(req)) for req in requests]
+        """Yield one GenResult per request as each finishes (not in request order); a prompt longer than
+        the context comes back at once as a `context_length` error, and the others are still answered."""
+        encoded: list[tuple[GenRequest, list[int]]] = []
+        for req in requests:
+            ids = self._encode(req)
+            if ids is None or self.context.too_long(len(ids)):
+                yield GenResult(key=req.key(), text="", error=self.context.error,
+                                input_tokens=None if ids is None else len(ids))
+            else:
+                encoded.append((req, ids))
+        if not encoded:
+            return
         if self.decoder is not None:
-            jobs = [Job(ids=ids, max_tokens=req.max_tokens, stop=req.stop, temperature=req.temperature,
-                        seed=req.seed, tag=req) for req, ids in encoded]
+            # Key/value buffers are sized from max_tokens: capped, they never pass the context.
+            jobs = [Job(ids=ids, max_tokens=self.context.room(len(ids), req.max_tokens), stop=req.stop,
+                        temperature=req.temperature, seed=req.seed, tag=req) for req, ids in encoded]
             for done in self.decoder.run(jobs):
                 ended = done.finish == "eos"
                 yield self._result(done.job.tag, len(done.job.ids), done.tokens, ended, done.latency_ms,
@@ -148,7 +167,9 @@ class HFProvider:
         first = batch[0][0]
         encoding = self.tokenizer.pad({"input_ids": [ids for _, ids in batch]}, return_tensors="pt")
         padded = {k: v.to(self.model.device) for k, v in encoding.items()}
-        kwargs: dict = {"max_new_tokens": max(req.max_tokens for req, _ in batch)}
+        # Left-padded, every row runs to the longest prompt plus max_new_tokens: cap that at the context.
+        longest = padded["input_ids"].shape[1]
+        kwargs: dict = {"max_new_tokens": self.context.room(longest, max(req.max_tokens for req, _ in batch))}
         if first.stop:
             kwargs.update(stop_strings=list(first.stop), tokenizer=self.tokenizer)
         if first.temperature > 0:

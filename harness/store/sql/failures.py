@@ -5,8 +5,8 @@ the taxonomy is computed (docs/failure-modes.md documents it).
 first that applies, in this order:
 
   unsupported_feature  the provider lacks a feature the request needs ('unsupported: <feature>')
-  error                the request failed; `error_kind`: timeout, rate_limit, server, client,
-                       connection or other (read from the stored error text)
+  error                the request failed; `error_kind`: context_length, timeout, rate_limit, server,
+                       client, connection or other (read from the stored error text)
   correct              primary score >= 0.5 (1 for 0/1 scores)
   empty                no text and no tool call
   truncated            stopped at the token cap (finish_reason 'length')
@@ -34,11 +34,14 @@ from harness.store.sql.definition import Definition
 LH_ERROR_KIND = Definition("lh_error_kind", "macro", r"""
     create or replace macro lh_error_kind(error) as case
         when error is null or lh_unsupported(error) then null
+        -- First: the input's fault, not the provider's (the hf guard's refusal, or an API's 400 saying so;
+        -- its token counts must not read as a 5xx or 4xx code).
+        when regexp_matches(error, '(?i)context.?length|context window') then 'context_length'
         when regexp_matches(error, '(?i)time(d)? ?out') then 'timeout'
         when regexp_matches(error, '(?i)\b429\b|rate.?limit|too many requests') then 'rate_limit'
         when regexp_matches(error, '(?i)\b5\d\d\b|server error|internal error|malformed response|empty choices')
             then 'server'
-        when regexp_matches(error, '(?i)\b4\d\d\b|bad request|context length|invalid request') then 'client'
+        when regexp_matches(error, '(?i)\b4\d\d\b|bad request|invalid request') then 'client'
         when regexp_matches(error, '(?i)connect|unreachable|reset|refused|dns') then 'connection'
         else 'other' end
 """)
