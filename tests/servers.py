@@ -12,13 +12,33 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 # Kinds a prompt can ask for with "fault=<kind>"; transient ones fail `times=N` calls (default 1).
 PERMANENT = {"ctx400", "401", "always500", "echo400"}
 
 
-class ScriptedServer:
+class _Loopback:
+    """An HTTP server on 127.0.0.1 in a daemon thread, for use as a context manager."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd.daemon_threads = True
+        self.httpd.request_queue_size = 256
+        self.port = self.httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class ScriptedServer(_Loopback):
     """An OpenAI-compatible chat endpoint whose answers are scripted by the prompt's text.
 
     A prompt containing `fault=503;times=2` gets two 503s, then an answer. `every` makes every
@@ -43,20 +63,7 @@ class ScriptedServer:
         # reports another model name and fingerprint, as a vendor's silent update would.
         self.snapshot = "1"
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self.httpd.daemon_threads = True
-        self.httpd.request_queue_size = 256
-        self.port = self.httpd.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> ScriptedServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(self._handler(), port)
 
     def _plan(self, content: str, call: int) -> str | None:
         if self.always:
@@ -167,7 +174,7 @@ class ScriptedServer:
         return Handler
 
 
-class WobblyServer:
+class WobblyServer(_Loopback):
     """An OpenAI-compatible chat endpoint that answers like a temperature-0 API: mostly the same text for
     the same prompt, but some calls come back reworded (about `share` of them, chosen per model, prompt
     and call by a hash, so every run is reproducible). `canonical(prompt)` is the usual answer."""
@@ -178,18 +185,7 @@ class WobblyServer:
         self.share = share
         self.calls: Counter[tuple[str, str]] = Counter()
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> WobblyServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(self._handler())
 
     @classmethod
     def canonical(cls, prompt: str) -> str:
