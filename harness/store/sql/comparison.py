@@ -41,14 +41,20 @@ LH_PAIRS = Definition("lh_pairs", "macro", """
         from b join c using (task, metric, filter)
 """)
 
+# The pairs a comparison may use: a side whose run errored above `max_error_rate` is not an answer
+# set, so its tasks are left out (quality_gap, failure_modes; compare refuses such a side outright).
+LH_BUDGET_PAIRS = Definition("lh_budget_pairs", "macro", """
+    create or replace macro lh_budget_pairs(baseline, candidate, suite_name, max_error_rate) as table
+        select * from lh_pairs(baseline, candidate, suite_name)
+        where coalesce(baseline_error_rate, 0) <= max_error_rate and coalesce(candidate_error_rate, 0) <= max_error_rate
+""")
+
 # Paired comparison per task, over the doc pairs where neither side errored (`errored_pairs` counts
 # the others) and both have a score. The interval and p-value are the latest stored by `harness
 # compare` for these two runs (`gap_tests`, kind 'quality'), whatever the margin (they do not depend on it).
 QUALITY_GAP = Definition("quality_gap", "macro", """
     create or replace macro quality_gap(baseline, candidate, suite_name := null, max_error_rate := 0.02) as table
-        with p as (select * from lh_pairs(baseline, candidate, suite_name)
-                   where coalesce(baseline_error_rate, 0) <= max_error_rate
-                     and coalesce(candidate_error_rate, 0) <= max_error_rate),
+        with p as (select * from lh_budget_pairs(baseline, candidate, suite_name, max_error_rate)),
         b as (select s.task, s.doc_id, s.score, lh_failure(s.error) as error, lh_unsupported(s.error) as unsupported
               from samples s
               join p on s.run_id = p.baseline_run and s.task = p.task and s.metric = p.metric and s.filter = p.filter),
@@ -152,4 +158,4 @@ MIGRATION = Definition("migration", "macro", """
         order by s.part, s.task
 """)
 
-DEFINITIONS: list[Definition] = [LH_PAIRS, QUALITY_GAP, MIGRATION]
+DEFINITIONS: list[Definition] = [LH_PAIRS, LH_BUDGET_PAIRS, QUALITY_GAP, MIGRATION]

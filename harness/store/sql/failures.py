@@ -109,9 +109,7 @@ SAMPLE_CLASSES = Definition("sample_classes", "view", """
 # are out, as in quality_gap) split by the candidate's class.
 FAILURE_MODES = Definition("failure_modes", "macro", """
     create or replace macro failure_modes(baseline, candidate, suite_name := null, max_error_rate := 0.02) as table
-        with p as (select * from lh_pairs(baseline, candidate, suite_name)
-                   where coalesce(baseline_error_rate, 0) <= max_error_rate
-                     and coalesce(candidate_error_rate, 0) <= max_error_rate),
+        with p as (select * from lh_budget_pairs(baseline, candidate, suite_name, max_error_rate)),
         b as (select k.* from sample_classes k join p on k.run_id = p.baseline_run and k.task = p.task),
         c as (select k.* from sample_classes k join p on k.run_id = p.candidate_run and k.task = p.task),
         lost as (
