@@ -66,8 +66,10 @@ def test_a_server_that_fails_or_dies_mid_run_gives_a_partial_result(traffic: Pat
         process.kill()  # type: ignore[attr-defined]
     assert failing.returncode == 0, failing.stderr
     assert "warning: partial result: the server stopped answering at concurrency 2 (HTTP 500)" in failing.stderr
-    process, _ = _server(profiles, 20, 2, 4)
-    threading.Timer(1.5, process.kill).start()  # type: ignore[attr-defined]
+    process, url = _server(profiles, 20, 2, 4)
+    # Killed once it has answered a few requests, not after a fixed time: a slow start of the harness
+    # (a loaded CI machine) must not find the server already gone.
+    threading.Thread(target=_kill_after, args=(process, url, 3), daemon=True).start()
     dying = run_harness("load", "-p", "stream", "--traffic", "support", "--concurrency", "1,2,4", "--duration", "3",
                         "--db", str(traffic))
     assert dying.returncode == 0, dying.stderr
@@ -77,6 +79,13 @@ def test_a_server_that_fails_or_dies_mid_run_gives_a_partial_result(traffic: Pat
     points = query(traffic, "select concurrency, n_ok, n_errors, partial from load_points "
                             "where load_id = (select max(load_id) from load_runs) order by concurrency")
     assert points[0][1] > 0 and points[-1][3] is True and len(points) < 3
+
+
+def _kill_after(process: object, url: str, requests: int) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _served(url) < requests:
+        time.sleep(0.05)
+    process.kill()  # type: ignore[attr-defined]
 
 
 def _served(url: str) -> int:
