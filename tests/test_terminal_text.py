@@ -70,6 +70,9 @@ def test_stored_escape_sequences_are_shown_escaped(evil_db: dict[str, str], tmp_
     markdown = (tmp_path / "review.md").read_text()
     assert not RAW.search(markdown.replace("\n", "")), repr(RAW.findall(markdown)[:5])
     assert "\\x1b" in markdown
+    page = (tmp_path / "review.html").read_text()
+    assert not RAW.search(page.replace("\n", "")), repr(RAW.findall(page)[:5])
+    assert "\\x1b" in page  # shown, as in the Markdown twin
 
 
 def test_runs_show_fits_80_columns(isolated_runs: Path) -> None:

@@ -77,16 +77,18 @@ def fence(text: str) -> str:
 
 
 def _visible_value(value: Any) -> Any:
-    return visible(value) if isinstance(value, str) else value
+    # Markup is our own (the SVG charts, which escape their labels): the rest is stored text.
+    return visible(value) if isinstance(value, str) and not isinstance(value, markupsafe.Markup) else value
 
 
 def _env(autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=autoescape,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        # Markdown has no escaping of its own: every value printed into it, filtered or not, has its
-        # control characters shown escaped (HTML autoescapes, and a browser acts on none of them).
-        finalize=None if autoescape else _visible_value,
+        # Every value printed, filtered or not, has its control characters shown escaped: Markdown has
+        # no escaping of its own (and is read with `cat`), and in HTML a control character is a parse
+        # error a browser drops or shows as nothing, so a reviewer would not see what the model sent.
+        finalize=_visible_value,
     )
     env.filters.update(num=num, signed=signed, usd=usd, money=money, ms=ms, pvalue=pvalue, md=md_cell, fence=fence)
     env.filters["slug"] = lambda value: re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-")
