@@ -12,6 +12,7 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Self
 
 # Kinds a prompt can ask for with "fault=<kind>"; transient ones fail `times=N` calls (default 1).
@@ -234,3 +235,19 @@ class WobblyServer(_Loopback):
                             "usage": {"prompt_tokens": 12, "completion_tokens": 12, "total_tokens": 24}})
 
         return Handler
+
+
+def wobbly_log(path: Path, docs: int = 120) -> Path:
+    """A traffic log of `docs` text requests answered with WobblyServer's usual answers."""
+    lines = []
+    for i in range(docs):
+        prompt = f"Describe the view from window {i}"
+        request = {"model": "inc", "temperature": 0, "messages": [
+            {"role": "system", "content": "You answer in one line."}, {"role": "user", "content": prompt}]}
+        response = {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1764800000 + i, "model": "inc",
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": WobblyServer.canonical(prompt)}}],
+                    "usage": {"prompt_tokens": 12, "completion_tokens": 12, "total_tokens": 24}}
+        lines.append(json.dumps({"request": request, "response": response}))
+    path.write_text("\n".join(lines) + "\n")
+    return path

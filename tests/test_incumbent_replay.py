@@ -16,26 +16,9 @@ import pytest
 from bench.loopback import server_profile
 from tests.checks import query
 from tests.conftest import ROOT, run_harness
-from tests.servers import WobblyServer
+from tests.servers import WobblyServer, wobbly_log
 
-DOCS = 120
 DATA = ROOT / "tests" / "data" / "traffic"
-
-
-def _log(path: Path) -> Path:
-    """A traffic log of DOCS text requests with the incumbent's usual answers."""
-    lines = []
-    for i in range(DOCS):
-        prompt = f"Describe the view from window {i}"
-        request = {"model": "inc", "temperature": 0, "messages": [
-            {"role": "system", "content": "You answer in one line."}, {"role": "user", "content": prompt}]}
-        response = {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1764800000 + i, "model": "inc",
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": WobblyServer.canonical(prompt)}}],
-                    "usage": {"prompt_tokens": 12, "completion_tokens": 12, "total_tokens": 24}}
-        lines.append(json.dumps({"request": request, "response": response}))
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def _ok(*args: str) -> str:
@@ -60,7 +43,8 @@ def wobbly(profiles: Path, tasks: Path) -> Any:
 
 def test_the_incumbent_s_replay_is_the_baseline(wobbly: WobblyServer, tmp_path: Path) -> None:
     db = tmp_path / "replay.duckdb"
-    _ok("traffic", "import", str(_log(tmp_path / "log.jsonl")), "--name", "sup", "--incumbent", "inc", "--db", str(db))
+    _ok("traffic", "import", str(wobbly_log(tmp_path / "log.jsonl")), "--name", "sup", "--incumbent", "inc",
+        "--db", str(db))
     _ok("eval", "-p", "inc", "-s", "sup", "--db", str(db))  # the replay
     _ok("eval", "-p", "cand", "-s", "sup", "--db", str(db))
     rows = _compare(db, "inc")
@@ -88,7 +72,8 @@ def test_the_incumbent_s_replay_is_the_baseline(wobbly: WobblyServer, tmp_path: 
 
 def test_without_a_replay_the_gap_cannot_say_infeasible(wobbly: WobblyServer, tmp_path: Path) -> None:
     db = tmp_path / "logs-only.duckdb"
-    _ok("traffic", "import", str(_log(tmp_path / "log.jsonl")), "--name", "sup", "--incumbent", "inc", "--db", str(db))
+    _ok("traffic", "import", str(wobbly_log(tmp_path / "log.jsonl")), "--name", "sup", "--incumbent", "inc",
+        "--db", str(db))
     _ok("eval", "-p", "cand", "-s", "sup", "--db", str(db))
     text = _compare(db, "inc")["sup_text"]
     assert text["baseline_source"] == "imported" and text["baseline_mean"] == 1.0

@@ -15,6 +15,7 @@ from harness.cli.catalog import data_app, providers_app, tasks_app
 from harness.cli.common import say
 from harness.cli.drift import drift_cmd
 from harness.cli.eval import eval_cmd
+from harness.cli.hosts import hosts_cmd
 from harness.cli.judge import judge_app
 from harness.cli.load import load_cmd
 from harness.cli.runs import cache_app, runs_app, sql_cmd
@@ -31,7 +32,7 @@ app = typer.Typer(
 )
 for name, command in (("eval", eval_cmd), ("sql", sql_cmd), ("compare", compare_cmd), ("probe", probe_cmd),
                       ("risk", risk_cmd), ("report", report_cmd), ("export", export_cmd), ("merge", merge_cmd),
-                      ("drift", drift_cmd), ("load", load_cmd)):
+                      ("drift", drift_cmd), ("load", load_cmd), ("hosts", hosts_cmd)):
     app.command(name)(command)
 for name, group in (("providers", providers_app), ("tasks", tasks_app), ("runs", runs_app), ("data", data_app),
                     ("cache", cache_app), ("traffic", traffic_app), ("judge", judge_app)):

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,6 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harness.cli.common import DbOption, console, database, err, names, say
 from harness.cli.output import render
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
+from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.run.runner import EvalOptions
 
 # Without a terminal (cron, CI, a log file) progress is a plain line this often, in seconds.
 PROGRESS_EVERY_S = 30.0
@@ -106,6 +110,9 @@ def eval_cmd(
     processes: Annotated[int, typer.Option(
         help="Data-parallel processes for hf models (accelerate launch; one per GPU, or CPU shares).",
         min=1)] = 1,
+    repeat: Annotated[int, typer.Option(
+        help="Run the suite this many times, each a run of its own that asks the provider again (no cache): "
+             "the run-to-run noise `harness hosts` and drift read.", min=1, max=20)] = 1,
     db: DbOption = None,
 ) -> None:
     """Run a suite on a provider and store every sample.
@@ -113,17 +120,41 @@ def eval_cmd(
     Example: harness eval --provider smollm2 --suite smoke
     """
     from harness.run import distributed
-    from harness.run.runner import EvalOptions, run_eval
+    from harness.run.runner import EvalOptions
 
+    _check_repeat(repeat, resume, cache, processes)
     if processes > 1 and "WORLD_SIZE" not in os.environ:
         sys.exit(distributed.relaunch(sys.argv[1:], processes, limit, debug="--debug" in sys.argv))
 
     options = EvalOptions(provider=provider, suite=suite, tasks=task or None, limit=limit, db=db,
                           model_path=model_path, batch_size=batch_size, include_path=include_path,
-                          base_url=base_url, model=model, resume=resume, cache=cache, cache_sampled=cache_sampled,
+                          base_url=base_url, model=model, resume=resume,
+                          cache=False if repeat > 1 else cache, cache_sampled=cache_sampled,
                           max_error_rate=max_error_rate)
+    for round_ in range(1, repeat + 1):
+        if repeat > 1:
+            say(f"repeat {round_} of {repeat}", stderr=True)
+        _eval_once(options, _label(provider, suite, task, resume), db)
+
+
+def _check_repeat(repeat: int, resume: str | None, cache: bool | None, processes: int) -> None:
+    if repeat == 1:
+        return
+    if resume:
+        raise HarnessError("--repeat starts new runs; it cannot be combined with --resume")
+    if cache:
+        raise HarnessError("--repeat measures run-to-run noise, so every repeat asks the provider again: "
+                           "drop --cache")
+    if processes > 1:
+        raise HarnessError("--repeat runs in one process; run `harness eval --processes N` once per repeat")
+
+
+def _eval_once(options: EvalOptions, label: str, db: Path | None) -> None:
+    from harness.run import distributed
+    from harness.run.runner import run_eval
+
     main = distributed.current().is_main
-    bar = _Bar(_label(provider, suite, task, resume)) if main else None
+    bar = _Bar(label) if main else None
     try:
         outcome = run_eval(options, bar, notify=lambda line: say(line, stderr=True))
     finally:

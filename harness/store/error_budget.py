@@ -25,7 +25,12 @@ def refuse_errored_sides(con: duckdb.DuckDBPyConnection, baseline: str, candidat
     if sides:
         run_id, side, rate, n_errors = sides[0]
         label = names[0] if side == "baseline" else names[1]
-        raise NotComparable(
-            f"the {label}'s run {run_id} has {n_errors} errored generations ({percent(rate)}, over "
-            f"--max-error-rate {percent(max_error_rate)}): errors are not answers; resume it with "
-            f"`harness eval --resume {run_id}` once the provider answers")
+        raise over_budget(f"the {label}'s", run_id, n_errors, rate, max_error_rate)
+
+
+def over_budget(whose: str, run_id: str, n_errors: int, rate: float, max_error_rate: float) -> NotComparable:
+    """The one refusal of a run over the error budget (`whose` names the side: "the baseline's")."""
+    return NotComparable(
+        f"{whose} run {run_id} has {n_errors} errored generations ({percent(rate)}, over "
+        f"--max-error-rate {percent(max_error_rate)}): errors are not answers; resume it with "
+        f"`harness eval --resume {run_id}` once the provider answers")
