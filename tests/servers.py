@@ -251,3 +251,63 @@ def wobbly_log(path: Path, docs: int = 120) -> Path:
         lines.append(json.dumps({"request": request, "response": response}))
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+class FormatServer(_Loopback):
+    """An OpenAI-compatible chat endpoint that takes `response_format` and `tools` and either keeps to
+    them (`honour=True`: the smallest JSON the schema accepts; a call of the required or named tool with
+    the smallest arguments its parameters accept) or ignores them, as a server that dropped the fields
+    would (`honour=False`: free text, no call). Records every request body in `bodies`."""
+
+    def __init__(self, honour: bool) -> None:
+        self.honour = honour
+        self.bodies: list[dict[str, Any]] = []
+        self._serve(self._handler())
+
+    def message(self, request: dict[str, Any]) -> dict[str, Any]:
+        from harness.providers.fake import schema_instance
+
+        choice, tools = request.get("tool_choice"), request.get("tools") or []
+        if self.honour and tools and (choice == "required" or isinstance(choice, dict)):
+            name = choice["function"]["name"] if isinstance(choice, dict) else tools[0]["function"]["name"]
+            schema = next(t["function"].get("parameters") or {} for t in tools if t["function"]["name"] == name)
+            call = {"id": "call_1", "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(schema_instance(schema))}}
+            return {"role": "assistant", "content": None, "tool_calls": [call]}
+        response_format = request.get("response_format") or {}
+        if self.honour and response_format.get("type") in ("json_object", "json_schema"):
+            schema = (response_format.get("json_schema") or {}).get("schema") or {"type": "object"}
+            return {"role": "assistant", "content": json.dumps(schema_instance(schema))}
+        return {"role": "assistant", "content": "Sure! Here is what you asked for, in plain words."}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._send({"object": "list", "data": [{"id": "format"}]})
+
+            def do_POST(self) -> None:
+                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                server.bodies.append(request)
+                message = server.message(request)
+                self._send({"id": "chatcmpl-f", "object": "chat.completion", "created": 0, "model": "format",
+                            "choices": [{"index": 0, "message": message,
+                                         "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}],
+                            "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}})
+
+        return Handler

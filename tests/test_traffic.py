@@ -59,7 +59,8 @@ def test_three_shapes_import_and_replay_on_a_provider_without_tools(tasks: Path,
     assert {row[0] for row in logged} == {"gpt-4o-2024-08-06"} and {row[1] for row in logged} == {"fp_7f6be3efb0"}
     calls = [json.loads(row[2]) for row in logged if row[2]]
     assert [[c["name"] for c in call] for call in calls] == [["get_weather", "get_weather"]]  # the parallel calls
-    assert [row[3] for row in logged].count("api") == 1 and all(row[4] for row in logged)
+    # The incumbent's JSON mode (1 request) and function calling (2) held its structured answers.
+    assert [row[3] for row in logged].count("api") == 3 and all(row[4] for row in logged)
     # The incumbent is scored against its own answers: 1 everywhere it gave a valid one.
     assert query(db, "select min(score) from samples s join task_scores t using (run_id, task, metric, filter) "
                      "where run_id = ? and t.is_primary", [run]) == [(1.0,)]

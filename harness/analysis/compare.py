@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from harness.analysis import capacity, failures, features, gaps, guard, judged, stats
+from harness.analysis import capacity, constraints, failures, features, gaps, guard, judged, stats, whatif
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE, check_max_error_rate
 from harness.errors import HarnessError, NotComparable
 from harness.store import Store
@@ -46,6 +46,10 @@ class Comparison:
     judged: judged.Judged = field(default_factory=judged.Judged)
     # Monthly bills at the team's traffic (CompareOptions.targets): API prices or self-hosted replicas.
     bills: list[capacity.Bill] = field(default_factory=list)
+    # Per side and engine: structured outputs checked against their requests (constraints that failed open).
+    constraint_checks: list[constraints.ConstraintCheck] = field(default_factory=list)
+    # The candidate with and without constrained decoding, when it has a run of each kind on the suite.
+    what_if: whatif.WhatIf | None = None
 
     @property
     def label(self) -> str | None:
@@ -104,6 +108,8 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
             row["losses"] = lost[row["task"]].summary() if row["task"] in lost else None
         preference = judged.judged(con, options.baseline, options.candidate, options.suite, options.margin,
                                    options.judge)
+        checked = constraints.checks(con, task_rows, {"baseline": sides[0], "candidate": sides[1]})
+        decoding = whatif.what_if(con, task_rows, sides[1], options.margin)
         bills = [] if options.targets is None else [
             capacity.bill_for(con, side, name, [r[f"{side}_run"] for r in task_rows],
                               options.serving if side == "candidate" else None, options.targets)
@@ -115,7 +121,8 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
             row["p_holm"] = adjusted[task_rows.index(row)] if row in task_rows else None
     comparison = Comparison(options.baseline, options.candidate, options.suite, options.margin, rows,
                             [m.line() for m in mismatches], capability, needed, *sides, latency_basis=basis,
-                            unsupported=unsupported, losses=lost, judged=preference, bills=bills)
+                            unsupported=unsupported, losses=lost, judged=preference, bills=bills,
+                            constraint_checks=checked, what_if=decoding)
     by_task: dict[str, list[str]] = {}
     for m in mismatches:
         by_task.setdefault(m.task, []).append(m.kind)

@@ -112,6 +112,8 @@ def compare_cmd(
             "judged": {"rows": result.judged.rows, "calibration": result.judged.calibration,
                        "rubric": result.judged.rubric},
             "bills": [vars(bill) for bill in result.bills],
+            "constraints": [check.as_dict() for check in result.constraint_checks],
+            "what_if_decoding": vars(result.what_if) if result.what_if else None,
             "rows": result.rows,
         })
     elif output == "csv":
@@ -127,6 +129,7 @@ def compare_cmd(
 
 def _print_comparison(result: Any, baseline: str, candidate: str, margin: float) -> None:
     from harness.analysis.compare import latency_notes, unsupported_notes
+    from harness.analysis.constraints import fail_open_notes
     from harness.analysis.gaps import row_notes
 
     if result.label:
@@ -134,8 +137,12 @@ def _print_comparison(result: Any, baseline: str, candidate: str, margin: float)
     title = f"{candidate} vs {baseline} (margin {margin:g})" + (" — MISMATCHED" if result.label else "")
     render([name for name, _ in _TABLE], [[_cell(r, key) for _, key in _TABLE] for r in result.rows], "table",
            console, title=title)
-    for note in [*unsupported_notes(result), *latency_notes(result), *row_notes(result.rows)]:
+    notes = [*fail_open_notes(result.constraint_checks), *unsupported_notes(result), *latency_notes(result),
+             *row_notes(result.rows)]
+    for note in notes:
         say(f"note: {note}")
+    if result.what_if:
+        _what_if_table(result.what_if)
     for gap in result.capability_gaps:
         say(f"capability gap: the suite needs {gap['feature']}; {result.candidate_provider} "
             f"{gap['candidate_status']} ({gap['candidate_source']}), {result.baseline_provider} "
@@ -149,6 +156,18 @@ def _print_comparison(result: Any, baseline: str, candidate: str, margin: float)
                  _span(r["ci_low"], r["ci_high"]), _cell(r, "verdict")] for r in result.judged.rubric], "table",
                console,
                title=f"rubric grades by {result.judged.rubric[0]['judge']}: {candidate} vs {baseline}")
+
+
+def _what_if_table(what_if: Any) -> None:
+    """The candidate's gap with and without constrained decoding, and the share of the loss it fixes."""
+    rows = [[r["task"], r["n"], f"{r['gap_unconstrained']:+.3f}", _span(*r["ci_unconstrained"]),
+             f"{r['gap_constrained']:+.3f}", _span(*r["ci_constrained"]), f"{r['fixed']:+.3f}",
+             _span(*r["ci_fixed"]), "-" if r["share_fixed"] is None else f"{r['share_fixed']:.0%}"]
+            for r in what_if.rows]
+    render(["task", "n", "gap unconstrained", "95% CI", f"gap {what_if.constrained}", "95% CI", "decoding fixes",
+            "95% CI", "share of loss fixed"], rows, "table", console,
+           title=f"what-if: {what_if.provider} with constrained decoding ({what_if.constrained}, run "
+                 f"{what_if.constrained_run}) and without (run {what_if.unconstrained_run})")
 
 
 def _judged_table(judged: Any, candidate: str, baseline: str) -> None:

@@ -23,7 +23,9 @@ def traffic_import(
         help="The Batch API output file that goes with a Batch input file (joined on custom_id).")] = None,
     redact: Annotated[bool, typer.Option(
         help="Also mask e-mail addresses, phone and card numbers in message text (credentials always go).")] = False,
-    max_tokens: Annotated[int, typer.Option(help="Token cap for requests whose body sets none.", min=1)] = 512,
+    max_tokens: Annotated[int, typer.Option(
+        help="Least token cap for requests whose body sets none (4x the incumbent's logged output tokens when "
+             "larger).", min=1)] = 512,
     force: Annotated[bool, typer.Option(help="Replace an earlier import of the same name.")] = False,
     db: DbOption = None,
 ) -> None:

@@ -117,6 +117,10 @@ class FakeSettings(_Strict):
     replies: list[str] = ["A", "B", "C", "8", "12", "TABLE", "e", ""]
     delay_ms: float = Field(default=0.0, ge=0)
     fail_every: int = Field(default=0, ge=0)  # every Nth request (by hash) returns an error
+    # None: JSON formats are unsupported. 'unconstrained': served, answered with a reply as any prompt-only
+    # model might; 'constrained:fake': answered with the smallest value the schema accepts, as a grammar
+    # would hold it. Runs of each make the with/without constrained decoding pair for fast tests.
+    json_decoding: Literal["unconstrained", "constrained:fake"] | None = None
 
 
 class Profile(_Strict):

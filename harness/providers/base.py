@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from harness.config.features import Capability
 from harness.digest import sha256_hex
@@ -84,6 +84,15 @@ class GenRequest:
     tools: str | None = None  # JSON list of {"type": "function", "function": {name, description, parameters}}
     tool_choice: str | None = None  # JSON: "auto", "none", "required" or {"type": "function", ...}
     response_format: str | None = None  # JSON: {"type": "json_object"} or {"type": "json_schema", ...}
+    top_p: float | None = None  # None: the provider's default (sent only when a replayed log set it)
+    parallel_tool_calls: bool | None = None  # None: the API's default (true); false allows one call at most
+    # Not sent and not in the key: where a replayed request's token cap came from, and what the
+    # harness sent otherwise than the log did, and why (stored per generation).
+    cap_origin: str | None = field(default=None, compare=False)
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    # Fields a logged request may set that not every provider can pass on (ProviderInfo.sends).
+    OPTIONAL_FIELDS: ClassVar[tuple[str, ...]] = ("top_p", "parallel_tool_calls")
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
@@ -100,6 +109,18 @@ class GenRequest:
             kind = json.loads(self.response_format).get("type")
             needed.add("json_schema" if kind == "json_schema" else "json_mode")
         return needed
+
+    def is_structured(self) -> bool:
+        """Whether the request asks for a structure (a JSON format, or tools): its answer is checked."""
+        return self.response_format is not None or self.tools is not None
+
+    def api_fields(self) -> dict[str, Any]:
+        """The request surface beyond messages and decoding, as the Chat Completions API names it:
+        tools, tool_choice, response_format, top_p, parallel_tool_calls (those set)."""
+        found: dict[str, Any] = {name: json.loads(value) for name in ("tools", "tool_choice", "response_format")
+                                 if (value := getattr(self, name)) is not None}
+        found.update({name: value for name in self.OPTIONAL_FIELDS if (value := getattr(self, name)) is not None})
+        return found
 
     def key(self) -> str:
         """A stable hash of everything that determines the answer (not of who answers)."""
@@ -118,6 +139,9 @@ class GenRequest:
         for name in ("tools", "tool_choice", "response_format"):
             if getattr(self, name) is not None:
                 fields[name] = json.loads(getattr(self, name))
+        for name in ("top_p", "parallel_tool_calls"):
+            if getattr(self, name) is not None:
+                fields[name] = getattr(self, name)
         payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return sha256_hex(payload, 32)
 
@@ -149,8 +173,9 @@ class GenResult:
     model_reported: str | None = None
     retries: int = 0
     tool_calls: tuple[ToolCall, ...] = ()  # the functions the model called, in its order
-    # For a JSON response format: "api" (the provider's JSON mode), "constrained" (a grammar held local
-    # decoding to it) or "unconstrained" (asked for in the prompt only).
+    # For a JSON response format or tools: "api" (the provider's JSON mode or function calling),
+    # "constrained:<engine>" (a grammar held local decoding to it) or "unconstrained" (asked for in the
+    # prompt only). The output is checked against the request whatever held it (a constraint can fail open).
     json_decoding: str | None = None
     # Set by the harness, never by a provider: "cache" or "replay" when no provider call produced it.
     reused: str | None = None
@@ -170,6 +195,9 @@ class ProviderInfo:
     # Features this implementation cannot serve, whatever the model behind it can: a request that
     # needs one is answered `unsupported: <feature>`, never sent with the feature stripped.
     lacks: frozenset[str] = frozenset()
+    # Optional request fields (GenRequest.OPTIONAL_FIELDS) this implementation passes on; a request
+    # setting another one is answered without it and the generation's notes say so.
+    sends: frozenset[str] = frozenset()
 
 
 @runtime_checkable

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 import markupsafe
 
+from harness.analysis.constraints import fail_open_notes
 from harness.analysis.gaps import UNDECIDED, p_verdict, row_notes, verdict_text
 from harness.analysis.review import ReportData
 from harness.errors import HarnessError
@@ -93,7 +94,7 @@ def _env(autoescape: bool) -> jinja2.Environment:
     env.filters.update(num=num, signed=signed, usd=usd, money=money, ms=ms, pvalue=pvalue, md=md_cell, fence=fence)
     env.filters["slug"] = lambda value: re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-")
     env.globals.update(span=span, errors_line=errors_line, verdict_text=verdict_text, row_notes=row_notes,
-                       p_verdict=p_verdict)
+                       p_verdict=p_verdict, fail_open_notes=fail_open_notes)
     return env
 
 

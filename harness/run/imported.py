@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 from harness.config.profiles import Profile
-from harness.providers.base import GenResult, ProviderInfo, ToolCall
+from harness.providers.base import GenRequest, GenResult, ProviderInfo, ToolCall
 from harness.providers.logged import LoggedProvider
 from harness.run.lm_adapter import to_request
-from harness.traffic.replay import ReplayRequest, decoding
+from harness.traffic.replay import ReplayRequest, decoding, logged_output_tokens
 
 
 def _result(logged: dict[str, Any]) -> GenResult:
@@ -31,12 +31,13 @@ def logged_provider(profile: Profile, loaded: dict[str, Any]) -> LoggedProvider:
             if not doc.get("logged"):
                 continue
             request = ReplayRequest(doc["request"])
-            asked = to_request(request, decoding(request.body(), defaults), profile.generation.max_tokens,
-                               profile.generation.seed)
+            asked = to_request(request, decoding(request.body(), defaults, logged_output_tokens(doc)),
+                               profile.generation.max_tokens, profile.generation.seed)
             answers[asked.key()] = _result(json.loads(doc["logged"]))
-            if asked.response_format is not None:
-                answers[asked.key()].json_decoding = "api"  # the incumbent's own JSON mode answered
+            if asked.is_structured():
+                answers[asked.key()].json_decoding = "api"  # the incumbent's own JSON mode or tool calling
     info = ProviderInfo(name=profile.name, kind="imported", model=profile.model, revision=profile.revision,
                         capabilities=dict(profile.capabilities),
-                        details={"source": "imported", "latency_basis": "request"})
+                        details={"source": "imported", "latency_basis": "request"},
+                        sends=frozenset(GenRequest.OPTIONAL_FIELDS))
     return LoggedProvider(info, answers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from lm_eval.api.instance import Instance
@@ -12,7 +13,7 @@ from lm_eval.api.model import LM
 from lm_eval.models.api_models import JsonChatStr
 
 from harness.errors import HarnessError
-from harness.providers.base import GenRequest, GenResult, Message, Provider
+from harness.providers.base import GenRequest, GenResult, Message, Provider, ProviderInfo
 from harness.run.distributed import Ranks
 from harness.run.replay import Answer, request_from_body
 from harness.traffic.replay import ReplayRequest
@@ -23,22 +24,37 @@ ResultSink = Callable[[str, int, GenRequest, GenResult], None]
 
 def to_request(context: Any, gen_kwargs: dict[str, Any], max_tokens_cap: int, seed: int) -> GenRequest:
     """Map lm-eval's (context, gen_kwargs) to a GenRequest: the task's max tokens under the profile's
-    cap, greedy unless the task samples (then with the run's seed)."""
+    cap, greedy unless the task samples (then with the run's seed); a replayed request as logged."""
     until = gen_kwargs.get("until") or []
     stop = (until,) if isinstance(until, str) else tuple(until)
-    max_tokens = min(int(gen_kwargs.get("max_gen_toks") or max_tokens_cap), max_tokens_cap)
+    asked = int(gen_kwargs.get("max_gen_toks") or max_tokens_cap)
+    if isinstance(context, ReplayRequest):
+        # A whole logged request: tools, formats and all, and its own cap (the log's, or token_cap's), not
+        # the profile's benchmark cap: a replay is not cut shorter than the answer it is compared with.
+        return request_from_body(context.body(), max_tokens=asked, stop=stop,
+                                 cap_origin=gen_kwargs.get("cap_origin"), cap_note=gen_kwargs.get("cap_note"))
+    max_tokens = min(asked, max_tokens_cap)
     sampled = bool(gen_kwargs.get("do_sample")) and float(gen_kwargs.get("temperature") or 0) > 0
     temperature = float(gen_kwargs.get("temperature") or 0) if sampled else 0.0
     common: dict[str, Any] = {
         "max_tokens": max_tokens, "stop": stop, "temperature": temperature, "seed": seed if sampled else None,
     }
-    if isinstance(context, ReplayRequest):  # a whole logged request: tools, formats and all
-        return request_from_body(context.body(), **common)
     if isinstance(context, JsonChatStr):
         history = json.loads(context.prompt)
         messages = tuple(Message(role=m["role"], content=m["content"]) for m in history)
         return GenRequest(messages=messages, **common)
     return GenRequest(prompt=str(context), **common)
+
+
+def unsent_notes(request: GenRequest, info: ProviderInfo) -> GenRequest:
+    """The request with a note for each field it sets that this provider cannot pass on (never
+    dropped unsaid); an imported run's answers came from the log as sent, so it gets no notes."""
+    if info.kind == "imported":
+        return replace(request, notes=(), cap_origin=None)
+    unsent = [f"{name}={json.dumps(value)}: not sent ({info.kind} provider cannot pass it on)"
+              for name in GenRequest.OPTIONAL_FIELDS
+              if (value := getattr(request, name)) is not None and name not in info.sends]
+    return replace(request, notes=request.notes + tuple(unsent)) if unsent else request
 
 
 class ProviderLM(LM):
@@ -83,7 +99,7 @@ class ProviderLM(LM):
         return JsonChatStr(json.dumps(chat_history, ensure_ascii=False))
 
     def to_request(self, context: Any, gen_kwargs: dict[str, Any]) -> GenRequest:
-        return to_request(context, gen_kwargs, self.max_tokens_cap, self.seed)
+        return unsent_notes(to_request(context, gen_kwargs, self.max_tokens_cap, self.seed), self.provider.info)
 
     def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
         gen_requests = [self.to_request(*inst.args) for inst in requests]

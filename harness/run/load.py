@@ -36,7 +36,7 @@ from harness.run.replay import request_from_body
 from harness.store import Store
 from harness.store.load import record_load, suite_prompts
 from harness.store.writes import record_provider
-from harness.traffic.replay import ReplayRequest, decoding
+from harness.traffic.replay import ReplayRequest, decoding, logged_output_tokens
 
 # A level stops early, and the run is partial, after this many failed connections in a row.
 _DEAD_AFTER = 5
@@ -92,8 +92,9 @@ def _requests(options: LoadOptions, store: Store) -> list[GenRequest]:
             raise HarnessError(f"no imported traffic named '{options.traffic}' in {folder.parent}")
         for docs in sorted(folder.glob("*/docs.jsonl")):
             for line in docs.read_text(encoding="utf-8").splitlines():
-                request = ReplayRequest(json.loads(line)["request"])
-                kwargs = decoding(request.body(), {"max_gen_toks": options.max_tokens})
+                doc = json.loads(line)
+                request = ReplayRequest(doc["request"])
+                kwargs = decoding(request.body(), {"max_gen_toks": options.max_tokens}, logged_output_tokens(doc))
                 found.append(request_from_body(request.body(), max_tokens=min(kwargs["max_gen_toks"],
                                                                               options.max_tokens)))
     else:

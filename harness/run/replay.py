@@ -1,9 +1,13 @@
 """A logged chat request body as a GenRequest, and the answer handed back to a replay task's scorer.
 
 Everything in the body that decides the answer travels: system, user, assistant (with tool calls)
-and tool turns, tools, tool_choice and response_format. `developer` turns are sent as `system`
-(the role newer OpenAI models take in their place; other providers know only `system`). Text
-content given as parts is joined.
+and tool turns, tools, tool_choice, parallel_tool_calls, response_format, top_p, seed, stop and the
+token cap. What is sent otherwise is written into the request's notes (stored per generation), with
+why: `developer` turns go as `system` (the role newer OpenAI models take in their place; other
+providers know only `system`), the temperature is 0 (replays are greedy: a paired comparison needs
+one answer per side), and a request logged without a cap gets one (harness.traffic.replay.token_cap). The
+profile's max_tokens does not lower a replay's cap: it is a benchmark setting, and a replay must not
+be cut shorter than the answer it is compared with. Text content given as parts is joined.
 """
 
 from __future__ import annotations
@@ -27,17 +31,33 @@ def _message(turn: dict[str, Any]) -> Message:
                    tool_call_id=turn.get("tool_call_id"))
 
 
-def request_from_body(body: dict[str, Any], **decoding: Any) -> GenRequest:
-    """The GenRequest for a (validated) chat body; `decoding` holds max_tokens, stop, temperature, seed."""
+_GREEDY = "replays are greedy: a paired comparison needs one answer per side"
+
+
+def request_from_body(body: dict[str, Any], max_tokens: int = 256, stop: tuple[str, ...] = (),
+                      cap_origin: str | None = None, cap_note: str | None = None) -> GenRequest:
+    """The GenRequest for a (validated) chat body, sent with `max_tokens` (harness.traffic.replay.token_cap:
+    where it came from, and a note when the log set none)."""
     response_format = body.get("response_format")
     if isinstance(response_format, dict) and response_format.get("type") == "text":
         response_format = None  # the API's default, not a feature
+    tools = body.get("tools") or None
+    notes = [cap_note] if cap_note else []
+    temperature = body.get("temperature")
+    if temperature != 0:
+        logged = "not logged (the API's default, 1)" if temperature is None else f"logged {temperature}"
+        notes.append(f"temperature: {logged}, sent 0 ({_GREEDY})")
+    if any(turn.get("role") == "developer" for turn in body["messages"]):
+        notes.append("developer turns sent as system (providers other than OpenAI's know only system)")
+    seed = body.get("seed")
     return GenRequest(
         messages=tuple(_message(turn) for turn in body["messages"]),
-        tools=canonical_json(body.get("tools") or None),
-        tool_choice=canonical_json(body.get("tool_choice")) if body.get("tools") else None,
+        tools=canonical_json(tools),
+        tool_choice=canonical_json(body.get("tool_choice")) if tools else None,
+        parallel_tool_calls=body.get("parallel_tool_calls") if tools else None,
         response_format=canonical_json(response_format),
-        **decoding,
+        max_tokens=max_tokens, stop=stop, temperature=0.0, seed=seed if isinstance(seed, int) else None,
+        top_p=body.get("top_p"), cap_origin=cap_origin, notes=tuple(notes),
     )
 
 

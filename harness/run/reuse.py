@@ -106,7 +106,7 @@ class ReusingProvider:
                 input_tokens=row["input_tokens"], output_tokens=row["output_tokens"],
                 latency_ms=row["latency_ms"], fingerprint=row["fingerprint"],
                 model_reported=row["model_reported"], reused="cache",
-                tool_calls=tool_calls_from_json(row["tool_calls"]),
+                tool_calls=tool_calls_from_json(row["tool_calls"]), json_decoding=row["json_decoding"],
             )
             for k, row in found.items()
         }
@@ -117,5 +117,6 @@ class ReusingProvider:
             self._key(request), ident.provider, ident.profile_hash, ident.revision, request.key(), result.text,
             result.finish_reason, result.input_tokens, result.output_tokens, result.latency_ms,
             result.fingerprint, result.model_reported, ident.run_id, tool_calls_json(result.tool_calls),
+            result.json_decoding,
         )
         return dict(zip(cache_table.CACHE_COLUMNS, values, strict=True))

@@ -27,6 +27,7 @@ from harness.run.feature_guard import FeatureGuard
 from harness.run.plan import RunPlan, plan_run
 from harness.run.results import collect_samples, collect_task_scores
 from harness.run.reuse import Identity, ReusingProvider
+from harness.run.structured import constraint_columns
 from harness.run.tasks import load_tasks
 from harness.store import Store
 from harness.store.writes import (
@@ -115,7 +116,8 @@ class _Recorder:
             "fingerprint": result.fingerprint,
             "model_reported": result.model_reported, "retries": result.retries,
             "cached": result.reused == "cache", "tool_calls": tool_calls_json(result.tool_calls),
-            "json_decoding": result.json_decoding,
+            "json_decoding": result.json_decoding, **constraint_columns(request, result),
+            "cap_origin": request.cap_origin, "request_notes": "; ".join(request.notes) or None,
         })
 
 

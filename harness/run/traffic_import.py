@@ -38,7 +38,7 @@ class ImportOptions:
     incumbent: str | None = None  # profile whose logged answers become an imported run
     batch_output: Path | None = None  # the Batch API output file that goes with an input file
     redact: bool = False  # mask e-mails, phone and card numbers in message text
-    max_tokens: int = 512  # a replayed request's token cap when its body sets none
+    max_tokens: int = 512  # least token cap for a request whose body sets none (harness.traffic.replay.token_cap)
     force: bool = False  # replace an earlier import of the same name
     db: Path | None = None
 

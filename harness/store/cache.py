@@ -21,6 +21,7 @@ from harness.store.reads import fetch_table
 CACHE_COLUMNS = (
     "cache_key", "provider", "profile_hash", "revision", "request_key", "response", "finish_reason",
     "input_tokens", "output_tokens", "latency_ms", "fingerprint", "model_reported", "run_id", "tool_calls",
+    "json_decoding",
 )
 
 

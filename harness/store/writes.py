@@ -94,7 +94,7 @@ def finish_run(store: Store, run_id: str, status: str, error: str | None, wall_s
 GENERATION_COLUMNS = (
     "run_id", "task", "doc_id", "request_key", "prompt", "response", "finish_reason", "input_tokens",
     "output_tokens", "latency_ms", "queue_ms", "error", "fingerprint", "model_reported", "retries", "cached",
-    "tool_calls", "json_decoding",
+    "tool_calls", "json_decoding", "constraint_asked", "constraint_violation", "cap_origin", "request_notes",
 )
 
 

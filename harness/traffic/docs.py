@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from harness.traffic.conformance import answer_schema
 from harness.traffic.records import TrafficProblem, TrafficRecord
 
 KINDS = ("tools", "json", "text")
@@ -52,15 +53,6 @@ def _calls(calls: Any, what: str) -> list[dict[str, Any]]:
         raw = function.get("arguments", {})
         found.append({"name": function["name"], "arguments": raw if isinstance(raw, str) else json.dumps(raw)})
     return found
-
-
-def answer_schema(request: dict[str, Any]) -> dict[str, Any]:
-    """The schema a JSON request's answer must meet: its json_schema, or any object for json_object."""
-    response_format = request.get("response_format") or {}
-    if response_format.get("type") == "json_schema":
-        schema: dict[str, Any] = (response_format.get("json_schema") or {}).get("schema") or {}
-        return schema
-    return {"type": "object"}
 
 
 def _from_reference(reference: Any, request: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ import re
 from typing import Any
 
 from harness.config.refusals import is_refusal
-from harness.traffic.docs import answer_schema
+from harness.traffic.conformance import answer_schema, fits_schema, parse_json, valid_call
 from harness.traffic.toolmatch import Call, compare_calls, fits_possible_answers, parse_calls, values_equal
 
 METRICS = {
@@ -78,35 +78,15 @@ def _score(doc: dict[str, Any], answer: Any) -> dict[str, float]:
     return _text(expected, str(answer))
 
 
-def _valid_call(call: Call, tools: list[dict[str, Any]]) -> bool:
-    import jsonschema
-
-    function = next((t.get("function", t) for t in tools if t.get("function", t).get("name") == call.name), None)
-    if function is None or call.arguments is None:
-        return False
-    try:
-        jsonschema.validate(call.arguments, function.get("parameters") or {"type": "object"})
-    except (jsonschema.ValidationError, jsonschema.SchemaError):
-        return False
-    return True
-
-
 def _tools(request: dict[str, Any], expected: dict[str, Any] | None, got: list[Call]) -> dict[str, float]:
     tools = request.get("tools") or []
-    valid = float(all(_valid_call(call, tools) for call in got))
+    valid = float(all(valid_call(call, tools) for call in got))
     if expected is None:
         return {"tool_match": valid, "tool_names": valid, "tool_f1": valid, "spurious_call": 0.0,
                 "missed_call": 0.0, "tool_valid": valid}
     seen = compare_calls(parse_calls(expected.get("tool_calls")), got, tools)
     return {"tool_match": float(seen.match), "tool_names": float(seen.names), "tool_f1": seen.f1,
             "spurious_call": float(seen.spurious), "missed_call": float(seen.missed), "tool_valid": valid}
-
-
-def _parse(text: str | None) -> tuple[bool, Any]:
-    try:
-        return True, json.loads(text or "")
-    except ValueError:
-        return False, None
 
 
 def _leaves(value: Any, path: str = "") -> dict[str, Any]:
@@ -118,15 +98,9 @@ def _leaves(value: Any, path: str = "") -> dict[str, Any]:
 
 
 def _json(request: dict[str, Any], expected: dict[str, Any] | None, text: str) -> dict[str, float]:
-    import jsonschema
-
-    valid, value = _parse(text)
-    try:
-        jsonschema.validate(value, answer_schema(request))
-        schema_valid = valid
-    except (jsonschema.ValidationError, jsonschema.SchemaError):
-        schema_valid = False
-    wanted_ok, wanted = _parse(expected.get("content")) if expected is not None else (False, None)
+    valid, value = parse_json(text)
+    schema_valid = valid and fits_schema(value, answer_schema(request))
+    wanted_ok, wanted = parse_json(expected.get("content")) if expected is not None else (False, None)
     if wanted_ok:
         want, have = _leaves(wanted), _leaves(value) if valid else {}
         agreement = sum(path in have and values_equal(want[path], have[path]) for path in want) / len(want)

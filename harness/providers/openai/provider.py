@@ -75,6 +75,7 @@ class OpenAIProvider:
                 "base_url": self.base_url, "api": self.settings.api, "concurrency": self.settings.concurrency,
                 "batch_size": self.settings.concurrency, "timeout_s": self.settings.timeout_s,
             },
+            sends=frozenset(GenRequest.OPTIONAL_FIELDS),
         )
 
     def _new_client(self) -> AsyncOpenAI:
@@ -235,10 +236,7 @@ class OpenAIProvider:
             body["messages"] = request.message_dicts if request.messages else [
                 {"role": "user", "content": request.prompt or ""}
             ]
-            for name in ("tools", "tool_choice", "response_format"):  # as the Chat Completions API defines them
-                value = getattr(request, name)
-                if value is not None:
-                    body[name] = json.loads(value)
+            body.update(request.api_fields())  # as the Chat Completions API defines them
             path = self._chat_url
         # Pre-serialised body and the raw response: the SDK still owns auth, headers and status errors,
         # but skips deep-copying the body and building a typed object we would only turn back into a dict.
@@ -266,7 +264,7 @@ class OpenAIProvider:
             input_tokens=usage.get("prompt_tokens"), output_tokens=usage.get("completion_tokens"),
             latency_ms=latency_ms, fingerprint=response.get("system_fingerprint"),
             model_reported=response.get("model"), retries=retries, tool_calls=calls,
-            json_decoding="api" if request.response_format is not None else None,
+            json_decoding="api" if request.is_structured() else None,  # the API's JSON mode or function calling
         )
 
     def _note_unreachable(self, reason: str) -> None:

@@ -5,7 +5,6 @@ asked for with `stream_options`); servers that send no usage get their content c
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,10 +45,7 @@ def _body(request: GenRequest, model: str, max_tokens_param: str) -> dict[str, A
     }
     if request.stop:
         body["stop"] = list(request.stop)[:4]
-    for name in ("tools", "tool_choice", "response_format"):  # the traffic as it was, features and all
-        value = getattr(request, name)
-        if value is not None:
-            body[name] = json.loads(value)
+    body.update(request.api_fields())  # the traffic as it was, features and all
     return body
 
 

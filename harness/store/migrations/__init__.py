@@ -30,6 +30,7 @@ from harness.store.migrations import (
     m0012_operations,
     m0013_load,
     m0014_gap_tests,
+    m0015_constraints,
 )
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -49,6 +50,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0012_operations", m0012_operations.apply),
     ("0013_load", m0013_load.apply),
     ("0014_gap_tests", m0014_gap_tests.apply),
+    ("0015_constraints", m0015_constraints.apply),
 ]
 
 

@@ -9,6 +9,8 @@ first that applies, in this order:
                        client, connection or other (read from the stored error text)
   correct              primary score >= 0.5 (1 for 0/1 scores)
   empty                no text and no tool call
+  truncated_by_harness_cap  a replayed request the log sent without a cap stopped at the cap the
+                       harness gave it (finish_reason 'length'; `cap_origin` not 'logged')
   truncated            stopped at the token cap (finish_reason 'length')
   refusal              the answer declines (lh_is_refusal: documented English patterns)
   invalid_json         a JSON response format, answered with text that is not JSON
@@ -55,11 +57,14 @@ LH_IS_REFUSAL = Definition("lh_is_refusal", "macro", f"""
 # The first class that applies, in the order of the module's docstring.
 LH_FAILURE_CLASS = Definition("lh_failure_class", "macro", """
     create or replace macro lh_failure_class(error, score, response, filtered, finish_reason, has_calls,
-                                             json_valid, schema_valid, tool_names, missed_call, spurious_call) as case
+                                             json_valid, schema_valid, tool_names, missed_call, spurious_call,
+                                             cap_origin) as case
         when lh_unsupported(error) then 'unsupported_feature'
         when error is not null then 'error'
         when score >= 0.5 then 'correct'
         when trim(coalesce(response, '')) = '' and not coalesce(has_calls, false) then 'empty'
+        when finish_reason = 'length' and coalesce(cap_origin <> 'logged', false)
+            then 'truncated_by_harness_cap'
         when finish_reason = 'length' then 'truncated'
         when lh_is_refusal(response) then 'refusal'
         when json_valid = 0 then 'invalid_json'
@@ -74,7 +79,7 @@ LH_FAILURE_CLASS = Definition("lh_failure_class", "macro", """
 LH_FIXABLE_BY = Definition("lh_fixable_by", "macro", """
     create or replace macro lh_fixable_by(failure_class) as case
         when failure_class in ('empty', 'invalid_json', 'schema_violation', 'no_answer') then 'format'
-        when failure_class = 'truncated' then 'token cap' end
+        when failure_class in ('truncated', 'truncated_by_harness_cap') then 'token cap' end
 """)
 
 # One failure_class per doc of each run, on the task's primary score; `why` holds the tool/JSON
@@ -98,7 +103,7 @@ SAMPLE_CLASSES = Definition("sample_classes", "view", """
         select p.run_id, p.task, p.doc_id, p.metric, p.filter, p.score, p.error, g.finish_reason,
                lh_failure_class(p.error, p.score, p.response, p.filtered, g.finish_reason,
                                 g.tool_calls is not null, w.json_valid, w.schema_valid, w.tool_names,
-                                w.missed_call, w.spurious_call) as failure_class,
+                                w.missed_call, w.spurious_call, g.cap_origin) as failure_class,
                lh_error_kind(p.error) as error_kind, p.prompt, p.target, p.response, p.filtered,
                g.tool_calls
         from prim p left join generations g using (run_id, task, doc_id)
