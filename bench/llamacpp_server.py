@@ -33,7 +33,10 @@ SLOTS = 4
 # Per slot, as llama-cpp-python's server had in all: an explicit --parallel splits -c across slots, so
 # -c is SLOTS x this, or a long prompt would be cut short (or refused) at a quarter of what it had.
 CTX_PER_SLOT = 2048
-THREADS = 2  # the machine's cores; llama-cpp-python's server defaults to one
+# The machine's 2 cores (llama-cpp-python's server defaults to one). LLAMACPP_THREADS overrides it on a
+# shared machine: ggml's threads wait on each other at every step, so when another process holds one
+# core, 2 threads decoded 3-7 tokens/s here against 37 for 1 thread.
+THREADS = int(os.environ.get("LLAMACPP_THREADS", "2"))
 # SmolLM2's own template has no tools, and llama-server then drops them from the prompt without a word:
 # this one is that template plus tools in the Hermes convention of the hf provider (see its header).
 SMOLLM2_TOOLS_TEMPLATE = Path(__file__).resolve().parent.parent / "providers" / "templates" / "smollm2-tools.jinja"
