@@ -105,7 +105,7 @@ llama-server: $(LLAMASERVER_STAMP)
 llamacpp-python: $(LLAMACPP_STAMP)
 
 # Refresh the locks: resolve pyproject's ranges in a clean venv, then freeze what pip chose.
-# llama.cpp's server extras get their own lock (they are test-only and need the compiled wheel).
+# llama-cpp-python's server extras get their own lock (the load bench's baseline; they need the compiled wheel).
 lock:
 	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install -q "pip==$(PIP_VERSION)"
@@ -119,7 +119,7 @@ lock:
 	$(LOCK_VENV)/bin/python -m pip freeze --exclude-editable | grep -Ev '$(UNLOCKED)' > $(LOCK_VENV)/all.txt
 	(echo "# make lock: pyproject's [hf,dev] resolved in a clean venv (torch and the model wheel are installed apart)"; \
 		cat $(LOCK_VENV)/base.txt) > $(LOCK)
-	(echo "# make lock: what llama-cpp-python[server] adds for the API-path tests (install with -c $(LOCK))"; \
+	(echo "# make lock: what llama-cpp-python[server] adds for bench/llamacpp_load.py's baseline (install with -c $(LOCK))"; \
 		grep -vxFf $(LOCK_VENV)/base.txt $(LOCK_VENV)/all.txt) > $(LLAMACPP_LOCK)
 	rm -rf $(LOCK_VENV)
 
