@@ -55,7 +55,8 @@ def main() -> None:
         tasks = write_tasks(root / "tasks")
         profiles = write_profile(root / "providers", 32, None)
         (profiles / "llamacpp.toml").write_text((Path(__file__).parents[1] / "providers" / "llamacpp.toml").read_text())
-        server = LlamaCppServer(gguf, root / "server.log")
+        # The Python server, as when bench/results/hf_llamacpp.json was measured (one request at a time).
+        server = LlamaCppServer(gguf, root / "server.log", kind="python")
         server.start()
         runs: dict[str, list[dict[str, Any]]] = {"llamacpp": [], "hf": []}
         samples: dict[str, list[Any]] = {"llamacpp": [], "hf": []}

@@ -95,7 +95,7 @@ def start_harness(*args: str, env: dict[str, str] | None = None) -> subprocess.P
 
 @pytest.fixture(scope="session")
 def llamacpp_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """llama.cpp's OpenAI-compatible server serving the embedded GGUF (installed by `make test`)."""
+    """llama.cpp's C++ server (llama-server) serving the embedded GGUF (built by `make test`)."""
     from bench.llamacpp_server import LlamaCppServer
     from harness.providers.hf.weights import package_file
 

@@ -1,4 +1,4 @@
-"""The API path end to end: llama.cpp's OpenAI-compatible server serving the embedded GGUF."""
+"""The API path end to end: llama.cpp's llama-server serving the embedded GGUF."""
 
 from __future__ import annotations
 

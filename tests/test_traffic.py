@@ -1,6 +1,6 @@
 """Your traffic is the benchmark: logged requests imported in each of the three shapes teams have,
 replayed on providers through the CLI, compared against the incumbent's logged answers. Real parts:
-DuckDB files, the CLI in child processes, the embedded model and llama.cpp's server (slow tests)."""
+DuckDB files, the CLI in child processes, the embedded model and llama.cpp's llama-server (slow tests)."""
 
 from __future__ import annotations
 
@@ -185,10 +185,10 @@ def test_round_trip_on_the_embedded_model_and_llamacpp(tasks: Path, isolated_run
     assert query(db, "select count(*), count(error) from generations where run_id = ?", [local]) == [(5, 0)]
     assert query(db, "select json_decoding from generations where run_id = ? and task = 'trlog_json'",
                  [local]) == [("unconstrained",)]
-    # llama.cpp's server serves neither tools nor json_schema (its profile says so): lock-in, counted.
-    assert query(db, "select task, error from generations where run_id = ? and error is not null order by task",
-                 [served]) == [("trlog_json", "unsupported: json_schema"), ("trlog_tools", "unsupported: tools"),
-                               ("trlog_tools", "unsupported: tools")]
+    # llama-server serves tools and json_schema (its profile says so): nothing is stored 'unsupported'.
+    assert query(db, "select count(*), count(error) from generations where run_id = ?", [served]) == [(5, 0)]
+    assert query(db, "select json_decoding from generations where run_id = ? and task = 'trlog_json'",
+                 [served]) == [("api",)]
     for run in (local, served):
         metrics = {m for (m,) in query(db, "select distinct metric from samples where run_id = ?", [run])}
         assert {"tool_match", "tool_f1", "json_valid", "schema_valid", "similarity"} <= metrics
@@ -209,4 +209,4 @@ def test_the_tools_suite_on_the_embedded_model_and_llamacpp(isolated_runs: Path,
     assert scores == [(f"bfcl_{c}", 2, 2) for c in ("irrelevance", "multiple", "parallel", "parallel_multiple",
                                                      "simple")]
     assert query(db, "select count(*), count(error) from generations where run_id = ?", [local]) == [(10, 0)]
-    assert query(db, "select distinct error from generations where run_id = ?", [served]) == [("unsupported: tools",)]
+    assert query(db, "select count(*), count(error) from generations where run_id = ?", [served]) == [(10, 0)]
