@@ -183,7 +183,7 @@ def test_round_trip_on_the_embedded_model_and_llamacpp(tasks: Path, isolated_run
     local, served = _latest(db, "smollm2", "trlog"), _latest(db, "llamacpp", "trlog")
     assert query(db, "select count(*), count(error) from generations where run_id = ?", [local]) == [(5, 0)]
     assert query(db, "select json_decoding from generations where run_id = ? and task = 'trlog_json'",
-                 [local]) == [("unconstrained",)]
+                 [local]) == [("constrained:xgrammar",)]  # the profile's default: a grammar holds the schema
     # llama.cpp's server serves neither tools nor json_schema (its profile says so): lock-in, counted.
     assert query(db, "select task, error from generations where run_id = ? and error is not null order by task",
                  [served]) == [("trlog_json", "unsupported: json_schema"), ("trlog_tools", "unsupported: tools"),
