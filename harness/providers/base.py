@@ -149,8 +149,9 @@ class GenResult:
     model_reported: str | None = None
     retries: int = 0
     tool_calls: tuple[ToolCall, ...] = ()  # the functions the model called, in its order
-    # For a JSON response format: "api" (the provider's JSON mode), "constrained" (a grammar held local
-    # decoding to it) or "unconstrained" (asked for in the prompt only).
+    # For a JSON response format or a required tool call: "api" (the provider's JSON mode),
+    # "constrained:<engine>" (a grammar held local decoding to it) or "unconstrained" (asked for in the
+    # prompt only). None for free text and tools under "auto" (nothing asked to hold them).
     json_decoding: str | None = None
     # Set by the harness, never by a provider: "cache" or "replay" when no provider call produced it.
     reused: str | None = None
