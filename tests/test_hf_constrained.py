@@ -21,14 +21,14 @@ from tests.conftest import ROOT, run_harness
 pytestmark = pytest.mark.slow
 
 ASK = "Give one example that fits, with plausible values."
-WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Current weather in a city.",
-                                            "parameters": OWN["enum"] | {"properties": {
-                                                "city": {"type": "string"}, "unit": {"enum": ["c", "f"]}},
-                                                "required": ["city", "unit"]}}}
-TIME = {"type": "function", "function": {"name": "get_time", "description": "Local time in a time zone.",
-                                         "parameters": {"type": "object", "properties": {
-                                             "zone": {"type": "string", "pattern": "^[A-Z][a-z]+/[A-Z][a-z]+$"}},
-                                             "required": ["zone"], "additionalProperties": False}}}
+WEATHER: dict[str, Any] = {"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"enum": ["c", "f"]}},
+                   "required": ["city", "unit"], "additionalProperties": False}}}
+TIME: dict[str, Any] = {"type": "function", "function": {
+    "name": "get_time", "description": "Local time in a time zone.",
+    "parameters": {"type": "object", "properties": {"zone": {"type": "string", "pattern": "^[A-Z][a-z]+/[A-Z][a-z]+$"}},
+                   "required": ["zone"], "additionalProperties": False}}}
 
 
 def _profile(**hf: object) -> Profile:
@@ -48,8 +48,8 @@ def _json_request(schema: dict[str, Any], max_tokens: int = 160) -> GenRequest:
                       response_format=json.dumps(response_format))
 
 
-def _tool_request(question: str, choice: Any, tools: list[dict[str, Any]]) -> GenRequest:
-    return GenRequest(messages=(Message("user", question),), max_tokens=96, tools=json.dumps(tools),
+def _tool_request(question: str, choice: Any, tools: list[dict[str, Any]], max_tokens: int = 96) -> GenRequest:
+    return GenRequest(messages=(Message("user", question),), max_tokens=max_tokens, tools=json.dumps(tools),
                       tool_choice=json.dumps(choice))
 
 
@@ -101,7 +101,7 @@ def test_required_and_named_calls_name_an_offered_function_with_valid_arguments(
 
 
 def test_auto_leaves_the_choice_to_the_model(provider: HFProvider) -> None:
-    result = next(provider.generate([_tool_request("Hello! How are you?", "auto", [WEATHER])]))
+    result = next(provider.generate([_tool_request("Hello! How are you?", "auto", [WEATHER], 16)]))
     assert result.json_decoding is None and result.error is None
 
 
@@ -120,9 +120,7 @@ def test_the_generate_path_holds_the_same_grammars() -> None:
 def test_off_asks_in_the_prompt_only() -> None:
     provider = HFProvider(_profile(batch_size=2, constrained_decoding="off"))
     assert provider.info.details["structured_output"] == "unconstrained"
-    requests = [_json_request(OWN["enum"], 24), _tool_request("Weather in Oslo?", "required", [WEATHER])]
-    requests[1] = GenRequest(messages=requests[1].messages, max_tokens=24, tools=requests[1].tools,
-                             tool_choice=requests[1].tool_choice)
+    requests = [_json_request(OWN["enum"], 24), _tool_request("Weather in Oslo?", "required", [WEATHER], 24)]
     assert {r.json_decoding for r in provider.generate(requests)} == {"unconstrained"}
 
 
