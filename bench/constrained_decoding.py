@@ -13,7 +13,7 @@ On the embedded SmolLM2-135M (vocab 49,152), float32, greedy, the machine's thre
   engines in rotating order. Set against the model's own decode step per row at 1 and 16 rows,
   measured in the same run: a row's matcher work is serial, so at 16 rows it weighs 16 times per step.
 
-Run:  .venv/bin/python -m bench.constrained_decoding [--pairs 5] [--max-tokens 96]
+Run:  .venv/bin/python -m bench.constrained_decoding [--pairs 5] [--max-tokens 64]
       writes bench/results/constrained_decoding.json and .md (BFCL packs: `harness data pull` first)
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -36,6 +37,7 @@ from harness.config.profiles import load_profile
 from harness.providers.hf.weights import resolve_weights
 
 RESULTS = Path(__file__).parent / "results"
+BATCH = 8
 PROMPT = "Answer with one JSON object and nothing else. It must match this JSON schema:\n{schema}"
 
 
@@ -79,14 +81,22 @@ def _prompts(tokenizer: Any, schemas: dict[str, dict[str, Any]]) -> list[str]:
 
 @torch.inference_mode()
 def _generate(model: Any, tokenizer: Any, prompts: list[str], max_tokens: int,
-              processor: LogitsProcessor | None) -> list[list[int]]:
-    batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-    out = model.generate(**batch, max_new_tokens=max_tokens, do_sample=False, temperature=None, top_p=None,
-                         top_k=None, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
-                         logits_processor=[processor] if processor else None)
-    eos = tokenizer.eos_token_id
-    rows = out[:, batch["input_ids"].shape[1]:].tolist()
-    return [row[: row.index(eos) + 1] if eos in row else row for row in rows]
+              matchers: list[Matcher | None], engine: Engine | None) -> list[list[int]]:
+    """Greedy answers, in batches of similar prompt length (padding costs the whole batch)."""
+    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+    order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+    eos, answers = tokenizer.eos_token_id, {}
+    for start in range(0, len(order), BATCH):
+        chunk = order[start : start + BATCH]
+        batch = tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True, add_special_tokens=False)
+        processor = _Masking(engine, [matchers[i] for i in chunk], eos) if engine else None
+        out = model.generate(**batch, max_new_tokens=max_tokens, do_sample=False, temperature=None, top_p=None,
+                             top_k=None, pad_token_id=tokenizer.pad_token_id or eos,
+                             logits_processor=[processor] if processor else None)
+        for i, row in zip(chunk, out[:, batch["input_ids"].shape[1]:].tolist(), strict=True):
+            answers[i] = row[: row.index(eos) + 1] if eos in row else row
+        print(f"  {engine.name if engine else 'unconstrained'}: {len(answers)}/{len(prompts)}", flush=True)
+    return [answers[i] for i in range(len(prompts))]
 
 
 def _verdict(text: str, schema: dict[str, Any], ended: bool) -> str:
@@ -117,12 +127,9 @@ def _coverage(engine: Engine | None, model: Any, tokenizer: Any, schemas: dict[s
         except Exception as exc:
             refused[name] = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
     compile_s = time.perf_counter() - started
-    processor = None
-    if engine is not None:
-        processor = _Masking(engine, [engine.matcher(compiled[n]) if n in compiled else None for n in schemas],
-                             tokenizer.eos_token_id)
+    matchers = [engine.matcher(compiled[n]) if engine and n in compiled else None for n in schemas]
     started = time.perf_counter()
-    tokens = _generate(model, tokenizer, _prompts(tokenizer, schemas), max_tokens, processor)
+    tokens = _generate(model, tokenizer, _prompts(tokenizer, schemas), max_tokens, matchers, engine)
     verdicts = _answers(tokenizer, tokens, schemas)
     counts = {v: sum(1 for n, x in verdicts.items() if x == v and n not in refused)
               for v in ("valid", "invalid", "unparsed", "truncated")}
@@ -194,7 +201,10 @@ def _markdown(report: dict[str, Any]) -> str:
         f"{report['schemas']} schemas ({report['sources']}); greedy, {report['max_tokens']} new tokens at most; "
         f"{report['pairs']} alternating pairs for the overhead.", "",
         "Coverage: compiled by the engine; of the model's answers under its mask, how many parse and validate "
-        "(`jsonschema`, formats checked). Peer: the same batch unconstrained (schema in the prompt only).", "",
+        "(`jsonschema`, formats checked). Peer: the same batch unconstrained (schema in the prompt only)"
+        + ("" if "unconstrained (peer)" in report["coverage"] else ", not run this time (--no-peer)") + ".",
+        f"Load average (1 min) at start and end: {report['load']}: timings are inflated by other work; the "
+        "ratios hold within this run only.", "",
         "| engine | compiled | valid | invalid | unparsed | truncated | compile s (all) | refused |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -220,20 +230,25 @@ def _markdown(report: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=5)
-    parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    # The unconstrained peer rarely ends (the model rambles to max tokens): the slowest part of a run.
+    parser.add_argument("--no-peer", action="store_true", help="skip the unconstrained peer batch")
     args = parser.parse_args()
+    load = [os.getloadavg()[0]]
     tokenizer, model = _load()
     schemas = schema_set()
     eos = tokenizer.eos_token_id
     engines: list[Engine] = [cls(tokenizer, model.config.vocab_size, eos) for cls in ENGINES]
-    coverage = {"unconstrained (peer)": _coverage(None, model, tokenizer, schemas, args.max_tokens)}
+    coverage = {} if args.no_peer else {"unconstrained (peer)": _coverage(None, model, tokenizer, schemas,
+                                                                          args.max_tokens)}
     for engine in engines:
         coverage[f"{engine.name} {engine.version}"] = _coverage(engine, model, tokenizer, schemas, args.max_tokens)
         print(engine.name, {k: v for k, v in coverage[f"{engine.name} {engine.version}"].items() if k != "tokens"})
     by_name = {e.name: coverage[f"{e.name} {e.version}"] for e in engines}
     overhead = _overhead(engines, by_name, schemas, args.pairs)
     report = {
-        "when": time.strftime("%Y-%m-%d %H:%M:%S"), "schemas": len(schemas), "max_tokens": args.max_tokens,
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"), "load": [*load, os.getloadavg()[0]],
+        "schemas": len(schemas), "max_tokens": args.max_tokens,
         "pairs": args.pairs, "sources": "15 hand-written, 2 from the shipped traffic, 30 BFCL v4",
         "decode_step_ms_per_row": {str(rows): _decode_step_ms(model, tokenizer, rows) for rows in (1, 16)},
         "coverage": {k: {x: y for x, y in v.items() if x != "tokens"} for k, v in coverage.items()},
