@@ -14,7 +14,8 @@ On the embedded SmolLM2-135M (vocab 49,152), float32, greedy, the machine's thre
   measured in the same run: a row's matcher work is serial, so at 16 rows it weighs 16 times per step.
 
 Run:  .venv/bin/python -m bench.constrained_decoding [--pairs 5] [--max-tokens 64]
-      writes bench/results/constrained_decoding.json and .md (BFCL packs: `harness data pull` first)
+      writes bench/results/constrained_decoding.json and .md (BFCL packs: `harness data pull` first).
+      The two peers are not project dependencies: pip install llguidance==1.9.1 outlines-core==0.2.14
 """
 
 from __future__ import annotations
