@@ -184,7 +184,7 @@ def test_round_trip_on_the_embedded_model_and_llamacpp(tasks: Path, isolated_run
     local, served = _latest(db, "smollm2", "trlog"), _latest(db, "llamacpp", "trlog")
     assert query(db, "select count(*), count(error) from generations where run_id = ?", [local]) == [(5, 0)]
     assert query(db, "select json_decoding from generations where run_id = ? and task = 'trlog_json'",
-                 [local]) == [("unconstrained",)]
+                 [local]) == [("constrained:xgrammar",)]  # the profile's default: a grammar holds the schema
     # llama-server serves tools and json_schema (its profile says so): nothing is stored 'unsupported'.
     assert query(db, "select count(*), count(error) from generations where run_id = ?", [served]) == [(5, 0)]
     assert query(db, "select json_decoding from generations where run_id = ? and task = 'trlog_json'",

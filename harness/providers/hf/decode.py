@@ -212,14 +212,21 @@ class RowwiseDecoder:
         return states
 
     def _pick(self, rows: list[Row], hidden: torch.Tensor) -> list[int]:
-        greedy = [i for i, row in enumerate(rows) if row.generator is None]
+        # A row held by a grammar needs its full logits to mask: in exact mode those of the single-row
+        # kernel, so a constrained greedy answer is the argmax of exactly what the prompt alone gets.
+        free = [i for i, row in enumerate(rows) if row.generator is None and row.job.grammar is None]
         if self.mode == "exact":
-            picked = dict(zip(greedy, self.head.greedy(hidden[greedy]) if greedy else [], strict=True))
-            return [picked[i] if i in picked else self._sample(row, self.head.logits(hidden, i))
+            picked = dict(zip(free, self.head.greedy(hidden[free]) if free else [], strict=True))
+            return [picked[i] if i in picked else self._choose(row, self.head.logits(hidden, i))
                     for i, row in enumerate(rows)]
         logits = F.linear(hidden[:, -1], self.head.weight, self.head.bias)
-        return [int(logits[i].argmax()) if row.generator is None else self._sample(row, logits[i])
-                for i, row in enumerate(rows)]
+        return [int(logits[i].argmax()) if i in free else self._choose(row, logits[i]) for i, row in enumerate(rows)]
+
+    def _choose(self, row: Row, scores: torch.Tensor) -> int:
+        """The row's next token from its logits: masked by its grammar if it has one; greedy or sampled."""
+        if row.job.grammar is not None:
+            scores = row.job.grammar.mask(scores)
+        return int(scores.argmax()) if row.generator is None else self._sample(row, scores)
 
     def _advance(self, rows: list[Row], tokens: list[int]) -> list[Done]:
         """Append each row's next token; return the rows that have just finished."""
@@ -230,7 +237,11 @@ class RowwiseDecoder:
                 reason = "eos"
             else:
                 row.tokens.append(token)
-                if row.job.stop and self._hit_stop(row):
+                if row.job.grammar is not None:
+                    row.job.grammar.accept(token)
+                if row.job.grammar is not None and row.job.grammar.finished:
+                    reason = "eos"  # the grammar allows nothing more: the answer is complete
+                elif row.job.stop and self._hit_stop(row):
                     reason = "stop"
                 elif len(row.tokens) >= row.job.max_tokens:
                     reason = "length"

@@ -17,3 +17,4 @@ class Job:
     temperature: float = 0.0
     seed: int | None = None
     tag: Any = None  # handed back untouched with the result
+    grammar: Any = None  # a grammar.RowMatcher holding the answer to a format, or None (free text)

@@ -24,6 +24,7 @@ from harness.digest import sha256_hex
 from harness.errors import HarnessError
 from harness.providers.base import GenRequest, GenResult, ProviderInfo, ToolCall, cut_at_stop
 from harness.providers.hf.context import ContextGuard
+from harness.providers.hf.grammar import Grammars, Held, MaskRows, RowMatcher, held
 from harness.providers.hf.jobs import Job
 from harness.providers.hf.tools import chat_for_template, parse_tool_calls, template_knows_tools
 from harness.providers.hf.weights import resolve_weights
@@ -62,6 +63,8 @@ class HFProvider:
         self.eos_ids = _as_set(self.model.generation_config.eos_token_id) | _as_set(self.tokenizer.eos_token_id)
         self.decoder = _rowwise_decoder(self.model, self.tokenizer, self.batch_size, self.eos_ids, settings.exact,
                                         settings.packed_weights)
+        self.constrained = settings.constrained_decoding
+        self._grammars: Grammars | None = None  # built on the first request a grammar holds
         template = self.tokenizer.chat_template or ""
         self.knows_tools = template_knows_tools(template)
         self.info = ProviderInfo(
@@ -71,7 +74,8 @@ class HFProvider:
             revision=weights.revision,
             capabilities=dict(profile.capabilities),
             # Tools go through the chat template (or the fallback format) and calls are parsed from the
-            # text; JSON formats are asked for in the prompt, unconstrained (hf/tools.py).
+            # text; JSON formats and required calls are asked for in the prompt and, unless the profile
+            # turns it off, held by a grammar (hf/tools.py, hf/grammar.py).
             details={
                 "dtype": str(self.model.dtype).removeprefix("torch."),
                 "device": str(self.model.device),
@@ -81,6 +85,9 @@ class HFProvider:
                 "weights_source": weights.source,
                 "chat_template_hash": sha256_hex(template, 16) if template else None,
                 "tools_rendering": "chat template" if self.knows_tools else "fallback (Hermes tags)",
+                # What holds JSON formats and required tool calls (json_decoding per sample says the same).
+                "structured_output": "unconstrained" if self.constrained == "off"
+                else f"constrained:{self.constrained}",
                 "torch_threads": torch.get_num_threads(),
                 "decoding": "generate" if self.decoder is None else f"rowwise-{self.decoder.mode}",
                 "linear_layers": "BLAS" if self.decoder is None else self.decoder.linear_layers,
@@ -121,7 +128,8 @@ class HFProvider:
         if self.decoder is not None:
             # Key/value buffers are sized from max_tokens: capped, they never pass the context.
             jobs = [Job(ids=ids, max_tokens=self.context.room(len(ids), req.max_tokens), stop=req.stop,
-                        temperature=req.temperature, seed=req.seed, tag=req) for req, ids in encoded]
+                        temperature=req.temperature, seed=req.seed, tag=req, grammar=self._matcher(req))
+                    for req, ids in encoded]
             for done in self.decoder.run(jobs):
                 ended = done.finish == "eos"
                 yield self._result(done.job.tag, len(done.job.ids), done.tokens, ended, done.latency_ms,
@@ -140,6 +148,26 @@ class HFProvider:
             for start in range(0, len(items), self.batch_size):
                 yield from self._generate_batch(items[start : start + self.batch_size], submitted)
 
+    def _held(self, req: GenRequest) -> Held | None:
+        return None if self.constrained == "off" else held(req)
+
+    def _matcher(self, req: GenRequest) -> RowMatcher | None:
+        """A fresh grammar state for this request's answer, or None where nothing holds it."""
+        what = self._held(req)
+        if what is None:
+            return None
+        if self._grammars is None:
+            self._grammars = Grammars(self.constrained, self.tokenizer, self.model.config.vocab_size, self.eos_ids)
+        return self._grammars.matcher(what)
+
+    def _json_decoding(self, req: GenRequest) -> str | None:
+        """How a JSON format or a required call was held: by a grammar, or asked for in the prompt only;
+        None for an answer nothing asked to hold (free text, or tools under "auto")."""
+        if self._held(req) is not None:
+            return f"constrained:{self.constrained}"
+        required = req.tools is not None and held(req) is not None
+        return "unconstrained" if req.response_format is not None or required else None
+
     def _result(self, req: GenRequest, n_input: int, generated: list[int], ended: bool,
                 latency_ms: float, queue_ms: float) -> GenResult:
         # Tool-call markers can be special tokens ([TOOL_CALLS], <|python_tag|>): kept for the parser.
@@ -154,7 +182,7 @@ class HFProvider:
             key=req.key(),
             text=text,
             tool_calls=calls,
-            json_decoding="unconstrained" if req.response_format is not None else None,
+            json_decoding=self._json_decoding(req),
             finish_reason=finish,
             input_tokens=n_input,
             output_tokens=len(generated) + (1 if ended else 0),
@@ -177,6 +205,9 @@ class HFProvider:
             kwargs.update(do_sample=True, temperature=first.temperature)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        matchers = [self._matcher(req) for req, _ in batch]
+        if any(matchers):
+            kwargs["logits_processor"] = [MaskRows(matchers, min(self.eos_ids))]
         started = time.perf_counter()
         output = self.model.generate(**padded, pad_token_id=self.tokenizer.pad_token_id, **kwargs)
         latency_ms = (time.perf_counter() - started) * 1000

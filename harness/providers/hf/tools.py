@@ -12,9 +12,9 @@ Qwen and NousResearch models are trained on (README, "Tools on local models"):
     assistant: <tool_call>{...}</tool_call>               (an earlier call)
     user:      <tool_response>{...}</tool_response>        (its result)
 
-`tool_choice` is not enforced by decoding: "none" leaves the tools out, "required" and a named
-function add one sentence that asks for a call. A JSON response format is asked for in the system
-text (with the schema) and answered unconstrained; the result says so (`json_decoding`).
+`tool_choice` "none" leaves the tools out; "required" and a named function add one sentence that asks
+for a call. A JSON response format is asked for in the system text (with the schema). Both are also
+held by a grammar unless the profile turns it off (grammar.py); the result says which (`json_decoding`).
 
 Parsing. Calls are read from the text in the formats of the families we profile: Hermes/Qwen
 `<tool_call>{...}</tool_call>`, Mistral `[TOOL_CALLS][{...}]`, and Llama 3's bare JSON object
