@@ -54,11 +54,12 @@ def write_tasks(folder: Path) -> list[str]:
 
 
 def write_profile(folder: Path, batch_size: int, threads: int | None, dtype: str = "float32") -> Path:
-    """The smollm2 profile with the tasks' own max_gen_toks (lm-eval applies no cap of its own) and
+    """The smollm2 profile (its cap, 512, leaves the tasks' own max_gen_toks as lm-eval applies them) with
     packed weights (an opt-in)."""
     text = (providers_dir() / "smollm2.toml").read_text()
-    for old, new in (("max_tokens = 256", "max_tokens = 512"), ("batch_size = 16", f"batch_size = {batch_size}"),
-                     ('dtype = "float32"', f'dtype = "{dtype}"')):
+    # lm-eval's hf backend applies no cap of its own: a lower one here would cut HumanEval's 512.
+    assert "max_tokens = 512" in text, "smollm2.toml's cap no longer leaves the tasks' max_gen_toks"
+    for old, new in (("batch_size = 16", f"batch_size = {batch_size}"), ('dtype = "float32"', f'dtype = "{dtype}"')):
         assert old in text, f"smollm2.toml no longer has '{old}'"
         text = text.replace(old, new)
     text = text.replace("[hf]\n", "[hf]\npacked_weights = true\n")  # the opt-in measured here (README)

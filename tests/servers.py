@@ -45,14 +45,16 @@ class ScriptedServer(_Loopback):
     A prompt containing `fault=503;times=2` gets two 503s, then an answer. `every` makes every
     Nth distinct prompt fail once with `every_kind`, for whole-suite runs; `always` fails every call
     with that kind (a server that is down but answers). `delay_s` delays every
-    answer (for throughput benchmarks). `echo_key` puts the request's Authorization key into every
+    answer (for throughput benchmarks). `reply` is the text of every answer (a judge that always gives
+    one verdict). `echo_key` puts the request's Authorization key into every
     successful answer: its text, tool-call arguments, reported model and fingerprint (a careless proxy,
     or a model that was told the key). Counts calls, headers seen and peak concurrency.
     """
 
     def __init__(self, delay_s: float = 0.0, every: int = 0, every_kind: str = "503", port: int = 0,
-                 always: str | None = None, echo_key: bool = False) -> None:
+                 always: str | None = None, echo_key: bool = False, reply: str | None = None) -> None:
         self.delay_s, self.every, self.every_kind, self.always = delay_s, every, every_kind, always
+        self.reply = reply
         self.echo_key = echo_key
         self.calls: Counter[str] = Counter()
         self.auth_headers: set[str] = set()
@@ -146,7 +148,7 @@ class ScriptedServer(_Loopback):
                     return self._send(200, b'{"id": "x", "choices": [')
                 if server.delay_s:
                     time.sleep(server.delay_s)
-                answer = f"ok {content[-12:]}"
+                answer = server.reply if server.reply is not None else f"ok {content[-12:]}"
                 if server.snapshot != "1" and "[drifts]" in content:
                     answer = "a new snapshot answers otherwise"
                 key = self.headers.get("Authorization", "").removeprefix("Bearer ") if server.echo_key else ""
