@@ -158,7 +158,9 @@ COMMANDS: dict[str, Run | Mention | Exempt] = {
     "make test-fast": Mention(shows=(r'pytest -m "not slow"',)),
     "make setup": Mention(shows=(r"pip install -q torch==\S+ -r requirements\.lock",)),
     "make lock": Mention(shows=(r"pip freeze", r"> requirements\.lock")),
-    "make serve-llamacpp": Mention(shows=(r"-m llama_cpp\.server", r"--interrupt_requests False")),
+    "make serve-llamacpp": Mention(shows=(r"-m bench\.llamacpp_server .*SmolLM2-135M-Instruct\.Q4_1\.gguf",)),
+    "make llama-server": Mention(shows=(r"--build \S+ --target llama-server", r"\.venv/bin/llama-server")),
+    "make llamacpp-python": Mention(shows=(r"llama-cpp-python==", r"requirements-llamacpp\.lock")),
     # Exempt: what no test can run, and the cheaper check instead.
     "make test": Exempt("the whole suite, this test included (CI runs it)", "make -n -B test", (r"-m pytest",)),
     "make clean test": Exempt("deletes the .venv every test runs in", "make -n -B clean test",
@@ -180,7 +182,7 @@ COMMANDS: dict[str, Run | Mention | Exempt] = {
         "make -n guidellm", (r"pip install -q \"guidellm==",), bench="bench.load_peer"),
     **{f".venv/bin/python -m bench.{name}": Exempt("a benchmark: minutes, never a timed test", bench=f"bench.{name}")
        for name in ("api_throughput", "parity_lm_eval", "sql_scale", "calibration", "cache_rerun", "hf_throughput",
-                    "hf_bf16", "hf_decode_step", "hf_llamacpp", "traffic_replay")},
+                    "hf_bf16", "hf_decode_step", "hf_llamacpp", "traffic_replay", "llamacpp_load")},
     ".venv/bin/python -m bench.hf_throughput --sweep": Exempt("a benchmark: minutes", bench="bench.hf_throughput"),
 }
 
