@@ -137,6 +137,12 @@ COMMANDS: dict[str, Run | Mention | Exempt] = {
     "harness compare -b gpt-4o -c smollm2 --suite support --serving llamacpp --requests-per-day 200000 "
     "--peak-factor 3 --slo-ttft-ms 1000 --slo-itl-ms 100": Run(
         shows=(*BILLS, r"targets p95 TTFT <= 1000 ms, p95 inter-token <= 100 ms")),
+    "harness eval -p smollm2 -s smoke --repeat 2": Run(
+        shows=(r"repeat 2 of 2", r"72 samples in [^\n]*; 0 from the cache, \d+ provider calls")),
+    "harness eval -p llamacpp -s smoke --repeat 2": Run(
+        shows=(r"repeat 2 of 2", r"72 samples in [^\n]*; 0 from the cache, \d+ provider calls")),
+    "harness hosts -p smollm2 -p llamacpp -s smoke": Run(
+        shows=(r"smoke_choice\s+│\s+llamacpp\s+│\s+2\s+│\s+24", r"smoke_choice\s+│\s+llamacpp\s+│\s+smollm2\s+│\s+24")),
     "harness export --run RUN_ID -o shards/run1": Run(
         shows=(r"exported \S+ to shards/run1: .*generations 72",), substitute=("RUN_ID",),
         writes=(("shards/run1/manifest.json", r"\w"),)),
@@ -147,6 +153,7 @@ COMMANDS: dict[str, Run | Mention | Exempt] = {
     "harness cache stats": Run(shows=(r"smollm2\s+│\s+[1-9]",)),
     "harness cache clear --provider smollm2": Run(shows=(r"cleared [1-9]\d* cached responses of provider 'smollm2'",)),
     # Named, not run: the command and the options named exist (make: the recipe runs what is said).
+    "harness eval --repeat": Mention(), "harness hosts": Mention(),
     "harness eval": Mention(), "harness sql": Mention(), "harness compare": Mention(), "harness load": Mention(),
     "harness probe": Mention(), "harness risk": Mention(), "harness export": Mention(),
     "harness export -o": Mention(), "harness traffic import": Mention(), "harness providers show": Mention(),

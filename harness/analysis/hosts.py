@@ -12,8 +12,9 @@ Per host and task, over the docs every selected run answered (an errored generat
 Per task, each host against the first (the reference): the paired gap of per-doc scores (each doc's
 mean over the host's runs) with the exact interval `harness compare` uses (betting, 95%), and a call:
 `differs` only when the interval excludes 0 AND the gap is larger than both hosts' noise bands;
-`within noise` when the interval excludes 0 but the gap does not exceed the noise; otherwise `same`
-(no difference shown). A host difference is never called from one run of each.
+`within noise` when the interval excludes 0 but the gap does not exceed the noise; otherwise
+`no difference shown` (which, on few docs, is not "the same"). A host difference is never called from
+one run of each.
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ def _call(test: betting.GapTest, band: float) -> str:
         return "no docs"
     excludes_zero = test.ci_low > 0.0 or test.ci_high < 0.0
     if not excludes_zero:
-        return "same"
+        return "no difference shown"
     return "differs" if abs(test.gap) > band else "within noise"
 
 
