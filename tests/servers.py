@@ -177,6 +177,24 @@ class ScriptedServer(_Loopback):
         return Handler
 
 
+class _JsonHandler(BaseHTTPRequestHandler):
+    """Keep-alive JSON answers with status 200, and no request log: what the chat servers share."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _send(self, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
 class WobblyServer(_Loopback):
     """An OpenAI-compatible chat endpoint that answers like a temperature-0 API: mostly the same text for
     the same prompt, but some calls come back reworded (about `share` of them, chosen per model, prompt
@@ -209,21 +227,7 @@ class WobblyServer(_Loopback):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _send(self, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(_JsonHandler):
             def do_GET(self) -> None:
                 self._send({"object": "list", "data": [{"id": "wobbly"}]})
 
@@ -285,21 +289,7 @@ class FormatServer(_Loopback):
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _send(self, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(_JsonHandler):
             def do_GET(self) -> None:
                 self._send({"object": "list", "data": [{"id": "format"}]})
 
