@@ -30,7 +30,9 @@ def _logged(content: str | None, calls: list[dict] | None = None, output_tokens:
 
 def write_log(path: Path) -> None:
     """3 json_schema requests, 1 json_object, 2 requiring a tool call (parallel_tool_calls false, no
-    max_tokens), 1 plain text request without a cap whose logged answer took 300 tokens."""
+    max_tokens), 1 plain text request without a cap whose logged answer took 300 tokens (and sets
+    penalties, logit_bias, reasoning_effort, n, a field the harness does not replay and two that only
+    decide delivery)."""
     lines = []
     for question in ("Is Oslo in Norway?", "Is Bergen a city?", "Is water wet?"):
         lines.append({"request": {"model": "gpt-4o", "max_tokens": 50, "temperature": 0,
@@ -48,7 +50,9 @@ def write_log(path: Path) -> None:
                                   "parallel_tool_calls": False, "top_p": 0.5, "seed": 7,
                                   "messages": [{"role": "user", "content": f"Look up {city}."}]},
                       "response": _logged(None, [call])})
-    lines.append({"request": {"model": "gpt-4o", "temperature": 0,
+    lines.append({"request": {"model": "gpt-4o", "temperature": 0, "presence_penalty": 0.3,
+                              "frequency_penalty": -0.2, "logit_bias": {"50256": -100}, "reasoning_effort": "low",
+                              "n": 2, "verbosity": "low", "user": "u-17", "stream": False,
                               "messages": [{"role": "user", "content": "Tell me a long story."}]},
                   "response": _logged("Once upon a time ...", output_tokens=300)})
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
@@ -109,6 +113,10 @@ def test_a_replay_sends_what_the_log_sent(tasks: Path, tmp_path: Path) -> None:
         False, 0.5, 7, "required")
     assert tool["max_tokens"] == 512  # no cap logged: the import's default (4 x the incumbent's 6 tokens is less)
     assert bodies["Tell me a long story."]["max_tokens"] == 1200  # 4 x the incumbent's 300 output tokens
+    story = bodies["Tell me a long story."]
+    assert {k: story.get(k) for k in ("presence_penalty", "frequency_penalty", "logit_bias", "reasoning_effort")} == {
+        "presence_penalty": 0.3, "frequency_penalty": -0.2, "logit_bias": {"50256": -100}, "reasoning_effort": "low"}
+    assert not {"n", "verbosity", "user", "stream"} & {k for k, v in story.items() if v not in (None, 1, False)}
     assert bodies["Is Oslo in Norway?"]["max_tokens"] == 50  # the log's own cap
     assert "parallel_tool_calls" not in bodies["Is Oslo in Norway?"]
     run = query(db, "select run_id from runs where provider = 'gpt-4o' and source = 'live'")[0][0]
@@ -118,3 +126,5 @@ def test_a_replay_sends_what_the_log_sent(tasks: Path, tmp_path: Path) -> None:
                        ("fo_tools", "incumbent_output", 2)]
     notes = query(db, "select request_notes from generations where run_id = ? and task = 'fo_text'", [run])[0][0]
     assert "max_tokens: none logged, sent 1200" in notes
+    assert "n: logged 2, sent 1" in notes and 'verbosity: logged "low", not sent' in notes
+    assert "user" not in notes and "stream" not in notes  # decide delivery, not the answer

@@ -91,6 +91,8 @@ CLI_CASES = {
     **{kind: None for kind in EXPECTED},
     "tool_choice without tools": ([{"messages": [{"role": "user", "content": "hi"}], "tool_choice": "auto"}],
                                   r"line 1: the request sets tool_choice but offers no tools"),
+    "a penalty that is not a number": ([{"messages": [{"role": "user", "content": "hi"}], "presence_penalty": "high"}],
+                                       r'line 1: presence_penalty must be a number, not "high"'),
     "reference of the wrong shape": ([{"messages": [{"role": "user", "content": "hi"}], "reference": {"a": 1}}],
                                      r"line 1: a reference for a text request must be text"),
     "incumbent without answers": ([{"messages": [{"role": "user", "content": "hi"}]}],

@@ -86,13 +86,19 @@ class GenRequest:
     response_format: str | None = None  # JSON: {"type": "json_object"} or {"type": "json_schema", ...}
     top_p: float | None = None  # None: the provider's default (sent only when a replayed log set it)
     parallel_tool_calls: bool | None = None  # None: the API's default (true); false allows one call at most
+    presence_penalty: float | None = None  # these three and reasoning_effort: sent only when a log set them
+    frequency_penalty: float | None = None
+    logit_bias: str | None = None  # JSON object: token id -> bias
+    reasoning_effort: str | None = None
     # Not sent and not in the key: where a replayed request's token cap came from, and what the
     # harness sent otherwise than the log did, and why (stored per generation).
     cap_origin: str | None = field(default=None, compare=False)
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     # Fields a logged request may set that not every provider can pass on (ProviderInfo.sends).
-    OPTIONAL_FIELDS: ClassVar[tuple[str, ...]] = ("top_p", "parallel_tool_calls")
+    OPTIONAL_FIELDS: ClassVar[tuple[str, ...]] = ("top_p", "parallel_tool_calls", "presence_penalty",
+                                                  "frequency_penalty", "logit_bias", "reasoning_effort")
+    _JSON_FIELDS: ClassVar[tuple[str, ...]] = ("tools", "tool_choice", "response_format", "logit_bias")
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
@@ -116,11 +122,10 @@ class GenRequest:
 
     def api_fields(self) -> dict[str, Any]:
         """The request surface beyond messages and decoding, as the Chat Completions API names it:
-        tools, tool_choice, response_format, top_p, parallel_tool_calls (those set)."""
-        found: dict[str, Any] = {name: json.loads(value) for name in ("tools", "tool_choice", "response_format")
-                                 if (value := getattr(self, name)) is not None}
-        found.update({name: value for name in self.OPTIONAL_FIELDS if (value := getattr(self, name)) is not None})
-        return found
+        tools, tool_choice, response_format and the OPTIONAL_FIELDS (those set)."""
+        return {name: json.loads(value) if name in self._JSON_FIELDS else value
+                for name in ("tools", "tool_choice", "response_format", *self.OPTIONAL_FIELDS)
+                if (value := getattr(self, name)) is not None}
 
     def key(self) -> str:
         """A stable hash of everything that determines the answer (not of who answers)."""
@@ -136,12 +141,7 @@ class GenRequest:
             "prompt": self.prompt, "max_tokens": self.max_tokens, "stop": list(self.stop),
             "temperature": self.temperature, "seed": self.seed,
         }
-        for name in ("tools", "tool_choice", "response_format"):
-            if getattr(self, name) is not None:
-                fields[name] = json.loads(getattr(self, name))
-        for name in ("top_p", "parallel_tool_calls"):
-            if getattr(self, name) is not None:
-                fields[name] = getattr(self, name)
+        fields.update(self.api_fields())
         payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
         return sha256_hex(payload, 32)
 

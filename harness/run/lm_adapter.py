@@ -52,8 +52,8 @@ def unsent_notes(request: GenRequest, info: ProviderInfo) -> GenRequest:
     if info.kind == "imported":
         return replace(request, notes=(), cap_origin=None)
     unsent = [f"{name}={json.dumps(value)}: not sent ({info.kind} provider cannot pass it on)"
-              for name in GenRequest.OPTIONAL_FIELDS
-              if (value := getattr(request, name)) is not None and name not in info.sends]
+              for name, value in request.api_fields().items()
+              if name in GenRequest.OPTIONAL_FIELDS and name not in info.sends]
     return replace(request, notes=request.notes + tuple(unsent)) if unsent else request
 
 

@@ -1,17 +1,20 @@
 """A logged chat request body as a GenRequest, and the answer handed back to a replay task's scorer.
 
 Everything in the body that decides the answer travels: system, user, assistant (with tool calls)
-and tool turns, tools, tool_choice, parallel_tool_calls, response_format, top_p, seed, stop and the
-token cap. What is sent otherwise is written into the request's notes (stored per generation), with
-why: `developer` turns go as `system` (the role newer OpenAI models take in their place; other
-providers know only `system`), the temperature is 0 (replays are greedy: a paired comparison needs
-one answer per side), and a request logged without a cap gets one (harness.traffic.replay.token_cap). The
-profile's max_tokens does not lower a replay's cap: it is a benchmark setting, and a replay must not
-be cut shorter than the answer it is compared with. Text content given as parts is joined.
+and tool turns, tools, tool_choice, parallel_tool_calls, response_format, top_p, the presence and
+frequency penalties, logit_bias, reasoning_effort, seed, stop and the token cap. What is sent otherwise
+is written into the request's notes (stored per generation), with why: `developer` turns go as
+`system` (the role newer OpenAI models take in their place; other providers know only `system`), the
+temperature is 0 (replays are greedy: a paired comparison needs one answer per side), `n` above 1 is
+sent as 1, a field the harness does not replay is named, and a request logged without a cap gets one
+(harness.traffic.replay.token_cap). The profile's max_tokens does not lower a replay's cap: it is a
+benchmark setting, and a replay must not be cut shorter than the answer it is compared with. Text
+content given as parts is joined.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from harness.providers.base import GenRequest, GenResult, Message, ToolCall, canonical_json
@@ -49,6 +52,7 @@ def request_from_body(body: dict[str, Any], max_tokens: int = 256, stop: tuple[s
         notes.append(f"temperature: {logged}, sent 0 ({_GREEDY})")
     if any(turn.get("role") == "developer" for turn in body["messages"]):
         notes.append("developer turns sent as system (providers other than OpenAI's know only system)")
+    notes += _unsent(body)
     seed = body.get("seed")
     return GenRequest(
         messages=tuple(_message(turn) for turn in body["messages"]),
@@ -57,8 +61,25 @@ def request_from_body(body: dict[str, Any], max_tokens: int = 256, stop: tuple[s
         parallel_tool_calls=body.get("parallel_tool_calls") if tools else None,
         response_format=canonical_json(response_format),
         max_tokens=max_tokens, stop=stop, temperature=0.0, seed=seed if isinstance(seed, int) else None,
-        top_p=body.get("top_p"), cap_origin=cap_origin, notes=tuple(notes),
+        top_p=body.get("top_p"), presence_penalty=body.get("presence_penalty"),
+        frequency_penalty=body.get("frequency_penalty"), logit_bias=canonical_json(body.get("logit_bias")),
+        reasoning_effort=body.get("reasoning_effort"), cap_origin=cap_origin, notes=tuple(notes),
     )
+
+
+# What request_from_body reads from a body; a logged field outside these (and outside the import's
+# answer-neutral ones, which it drops) is not sent, and the generation's notes say so.
+_SENT = frozenset({"messages", "tools", "tool_choice", "parallel_tool_calls", "response_format", "max_tokens",
+                   "max_completion_tokens", "temperature", "seed", "stop", "model", "top_p", "presence_penalty",
+                   "frequency_penalty", "logit_bias", "reasoning_effort"})
+
+
+def _unsent(body: dict[str, Any]) -> list[str]:
+    notes = [f"{name}: logged {json.dumps(body[name])[:80]}, not sent (the harness does not replay this field)"
+             for name in sorted(set(body) - _SENT - {"n"})]
+    if isinstance(body.get("n"), int) and body["n"] > 1:
+        notes.append(f"n: logged {body['n']}, sent 1 (a paired comparison compares one answer per side)")
+    return notes
 
 
 class Answer(str):

@@ -25,12 +25,20 @@ class TrafficRecord:
     custom_id: str | None = None
 
 
-_REQUEST_FIELDS = ("messages", "tools", "tool_choice", "response_format", "max_tokens", "max_completion_tokens",
-                   "temperature", "seed", "stop", "model", "top_p", "parallel_tool_calls")
+# Fields that change how an answer is delivered, billed or kept, not what it says: not replayed, and
+# not worth a note. Any other field a log sets is kept, so the replay can say it did not send it.
+ANSWER_NEUTRAL = frozenset({"stream", "stream_options", "user", "store", "metadata", "logprobs", "top_logprobs",
+                            "service_tier", "prompt_cache_key", "safety_identifier"})
+# The sampling settings a replay passes on, with the type the API takes (checked at import).
+_SETTINGS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "presence_penalty": ((int, float), "a number"), "frequency_penalty": ((int, float), "a number"),
+    "top_p": ((int, float), "a number"), "logit_bias": (dict, "an object"), "n": (int, "an integer"),
+    "reasoning_effort": (str, "a string")}
 
 
 def check_request(body: Any) -> dict[str, Any]:
-    """The fields of a chat request body that replay needs, validated; anything else is dropped."""
+    """The fields of a chat request body that may decide its answer, validated (those that only
+    decide delivery, billing or storage, ANSWER_NEUTRAL, are dropped)."""
     if not isinstance(body, dict):
         raise TrafficProblem("the request is not a JSON object")
     messages = body.get("messages")
@@ -45,7 +53,11 @@ def check_request(body: Any) -> dict[str, Any]:
         raise TrafficProblem("the request sets tool_choice but offers no tools")
     if "response_format" in body:
         _check_format(body["response_format"])
-    return {k: body[k] for k in _REQUEST_FIELDS if k in body}
+    for name, (kind, words) in _SETTINGS.items():
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            raise TrafficProblem(f"{name} must be {words}, not {json.dumps(value)[:60]}")
+    return {k: v for k, v in body.items() if k not in ANSWER_NEUTRAL}
 
 
 def _check_message(message: Any, index: int, calls: set[str]) -> None:
