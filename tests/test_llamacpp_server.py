@@ -72,3 +72,34 @@ def test_traffic_and_tools_suite_are_served_not_refused(tasks: Path, isolated_ru
     assert [(task, n) for task, n, _ in called] == [(f"bfcl_{c}", 2) for c in (
         "irrelevance", "multiple", "parallel", "parallel_multiple", "simple")]
     assert query(db, "select count(*) from samples where run_id = ? and score is null", [runs[3]]) == [(0,)]
+
+
+LOOKUP = [{"type": "function", "function": {"name": "lookup", "description": "Facts about a city.",
+                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                                           "required": ["city"]}}}]
+
+
+def test_a_call_the_request_requires_is_checked_not_trusted(tasks: Path, isolated_runs: Path, tmp_path: Path,
+                                                            llamacpp_server) -> None:  # type: ignore[no-untyped-def]
+    """llama-server's answers to requests that require a call are validated like any host's. Two upstream
+    behaviours are on record here, and the fail-open detector is what makes them visible: a named
+    `tool_choice` (an object) is read as "auto" (the server expects a string), and under "required" its
+    grammar lets prose come before the call, so a model that never starts one runs to the cap."""
+    db = tmp_path / "h.duckdb"
+    named = {"type": "function", "function": {"name": "lookup"}}
+    lines = [{"messages": [{"role": "user", "content": f"Look up {city}."}], "tools": LOOKUP, "tool_choice": choice,
+              "max_tokens": 48} for city, choice in (("Oslo", "required"), ("Bergen", named))]
+    (tmp_path / "calls.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    assert run_harness("traffic", "import", str(tmp_path / "calls.jsonl"), "--name", "calls",
+                       "--db", str(db)).returncode == 0
+    _eval(db, "llamacpp", "calls", "--base-url", llamacpp_server.base_url)
+    rows = query(db, "select prompt like '%Bergen%', response, tool_calls, constraint_asked, constraint_violation "
+                     "from generations order by all")
+    print("llama-server, calls required:", rows)
+    assert len(rows) == 2
+    for _, response, calls, asked, violation in rows:
+        assert asked == "tool_call" and "<tool_call>" not in response  # a call made is parsed, never left as text
+        made = json.loads(calls) if calls else []
+        valid = bool(made) and all(c["name"] == "lookup" and "city" in json.loads(c["arguments"]) for c in made)
+        assert (violation is None) == valid, (response, calls, violation)
+    assert rows[1][4] == "missing_call", rows[1]  # Bergen: the named choice was not held
