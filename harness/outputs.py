@@ -9,6 +9,8 @@ is refused; a DuckDB database gets its own message, since replacing one loses ev
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from harness import __version__
@@ -105,3 +107,25 @@ def parent_folder(path: Path) -> None:
 def how(path: Path, state: str) -> str:
     """`path` as an announcement names it: with what happens to what is there, if anything."""
     return f"{path} ({state})" if state else str(path)
+
+
+def write_together(pages: dict[Path, str], what: str) -> None:
+    """Write every page, all or none: each goes to a temporary file beside its target first and is
+    renamed into place only when all are written. Raises HarnessError (one line) on a disk error."""
+    staged: list[Path] = []
+    first = next(iter(pages))
+    try:
+        for path in pages:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        for path, text in pages.items():
+            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
+                                             delete=False) as handle:
+                staged.append(Path(handle.name))
+                handle.write(text)
+            os.chmod(staged[-1], 0o644)  # a page to share, not a secret (temporary files start 0600)
+        for temporary, path in zip(staged, pages, strict=True):
+            os.replace(temporary, path)
+    except OSError as exc:
+        for temporary in staged:
+            temporary.unlink(missing_ok=True)
+        raise HarnessError(f"cannot write the {what} to {first.parent}: {exc.strerror or exc}") from exc

@@ -309,12 +309,14 @@ def report_cmd(
                                         "report; without it they are refused.")] = False,
     db: DbOption = None,
 ) -> None:
-    """Write the decision-review report: one self-contained HTML page and a Markdown twin.
+    """Write the decision-review report: one self-contained HTML page, a Markdown twin, and beside them
+    the sample browser (x.pairs.html: every pair side by side, filters, permalinks; opens from a file).
 
     Only an earlier report (HTML or Markdown the harness wrote) is replaced without --force.
 
     Example: harness report --baseline gpt-4o --candidate smollm2 --suite core -o runs/review.html
     """
+    from harness.analysis.pairs import browse
     from harness.analysis.review import ReportOptions, build
     from harness.analysis.risk import load_weights
     from harness.report.render import claim, write
@@ -324,6 +326,7 @@ def report_cmd(
         baseline=baseline, candidates=candidate, suite=suite, margin=margin, weights=load_weights(weights),
         allow_mismatch=allow_mismatch, max_error_rate=max_error_rate,
         targets=_targets(requests_per_day, peak_factor, slo_ttft_ms, slo_itl_ms), serving=serving))
+    pairs = browse(database(db), baseline, candidate, suite)
     say(plan)
-    html, markdown = write(data, output)
-    say(f"report written: {html} and {markdown}")
+    html, markdown, browser = write(data, output, pairs)
+    say(f"report written: {html} and {markdown}; every pair in {browser}")

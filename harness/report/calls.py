@@ -34,7 +34,8 @@ def _as_calls(value: Any) -> list[str] | None:
     for item in value:
         if not isinstance(item, dict):
             return None
-        function = item.get("function") if isinstance(item.get("function"), dict) else item
+        inner = item.get("function")
+        function: dict[str, Any] = inner if isinstance(inner, dict) else item
         if not isinstance(function.get("name"), str):
             return None
         shown.append(call_text(function["name"], function.get("arguments", {})))

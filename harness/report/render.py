@@ -6,9 +6,7 @@ HTML autoescapes everything; Markdown escapes table cells and puts model text in
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +15,11 @@ import markupsafe
 
 from harness.analysis.constraints import fail_open_notes
 from harness.analysis.gaps import UNDECIDED, p_verdict, row_notes, verdict_text
+from harness.analysis.pairs import Browse
 from harness.analysis.review import ReportData
-from harness.errors import HarnessError
-from harness.outputs import HTML_MARK, MARKDOWN_MARK, claim_file, how, parent_folder
+from harness.outputs import HTML_MARK, MARKDOWN_MARK, claim_file, how, parent_folder, write_together
 from harness.report import svg
+from harness.report.browser import browser_path, render_browser
 from harness.visible import visible
 
 
@@ -132,36 +131,27 @@ def report_paths(output: Path) -> tuple[Path, Path]:
 
 
 def claim(output: Path, force: bool) -> str:
-    """Check both files `-o` means before anything is built; return the line that says, up front,
-    which two files will be written (and what is replaced). Raises HarnessError where a file there
-    is not an earlier report and `force` is off (see harness.outputs)."""
+    """Check the files `-o` means (the page, its Markdown twin and the sample browser beside them)
+    before anything is built; return the line that says, up front, which files will be written (and
+    what is replaced). Raises HarnessError where a file there is not an earlier report and `force`
+    is off (see harness.outputs)."""
     html_path, md_path = report_paths(output)
     named, twin = (md_path, html_path) if output == md_path else (html_path, md_path)
     parent_folder(named)
     named_state = claim_file(named, "report", force)
     twin_kind = "HTML" if twin == html_path else "Markdown"
     twin_state = claim_file(twin, "report", force, role=f"the {twin_kind} twin of {named.name}")
-    return f"writing {how(named, named_state)} and its {twin_kind} twin {how(twin, twin_state)}"
+    pairs = browser_path(html_path)
+    pairs_state = claim_file(pairs, "sample browser", force, role=f"the sample browser of {html_path.name}")
+    return (f"writing {how(named, named_state)}, its {twin_kind} twin {how(twin, twin_state)} and the sample "
+            f"browser {how(pairs, pairs_state)}")
 
 
-def write(data: ReportData, output: Path) -> tuple[Path, Path]:
-    """Write the HTML and its Markdown twin next to each other, both or neither: each goes to a
-    temporary file first and is renamed into place only when both are written. Call `claim` first."""
+def write(data: ReportData, output: Path, pairs: Browse) -> tuple[Path, Path, Path]:
+    """Write the HTML, its Markdown twin and the sample browser next to each other, all or none. Call
+    `claim` first."""
     html_path, md_path = report_paths(output)
-    pages = {html_path: render_html(data), md_path: render_markdown(data)}
-    staged: list[Path] = []
-    try:
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        for path, text in pages.items():
-            with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
-                                             delete=False) as handle:
-                staged.append(Path(handle.name))
-                handle.write(text)
-            os.chmod(staged[-1], 0o644)  # a page to share, not a secret (temporary files start 0600)
-        for temporary, path in zip(staged, pages, strict=True):
-            os.replace(temporary, path)
-    except OSError as exc:
-        for temporary in staged:
-            temporary.unlink(missing_ok=True)
-        raise HarnessError(f"cannot write the report to {html_path.parent}: {exc.strerror or exc}") from exc
-    return html_path, md_path
+    pairs_path = browser_path(html_path)
+    write_together({html_path: render_html(data), md_path: render_markdown(data),
+                    pairs_path: render_browser(pairs, report_name=html_path.name)}, "report")
+    return html_path, md_path, pairs_path

@@ -118,6 +118,7 @@ class _Recorder:
             "cached": result.reused == "cache", "tool_calls": tool_calls_json(result.tool_calls),
             "json_decoding": result.json_decoding, **constraint_columns(request, result),
             "cap_origin": request.cap_origin, "request_notes": "; ".join(request.notes) or None,
+            "request_fields": json.dumps(fields, ensure_ascii=False) if (fields := request.api_fields()) else None,
         })
 
 

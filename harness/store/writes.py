@@ -95,6 +95,7 @@ GENERATION_COLUMNS = (
     "run_id", "task", "doc_id", "request_key", "prompt", "response", "finish_reason", "input_tokens",
     "output_tokens", "latency_ms", "queue_ms", "error", "fingerprint", "model_reported", "retries", "cached",
     "tool_calls", "json_decoding", "constraint_asked", "constraint_violation", "cap_origin", "request_notes",
+    "request_fields",
 )
 
 

@@ -31,6 +31,7 @@ from harness.store.migrations import (
     m0013_load,
     m0014_gap_tests,
     m0015_constraints,
+    m0016_request_fields,
 )
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -51,6 +52,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0013_load", m0013_load.apply),
     ("0014_gap_tests", m0014_gap_tests.apply),
     ("0015_constraints", m0015_constraints.apply),
+    ("0016_request_fields", m0016_request_fields.apply),
 ]
 
 

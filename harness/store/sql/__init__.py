@@ -12,7 +12,7 @@ from contextlib import suppress
 
 import duckdb
 
-from harness.store.sql import comparison, constraints, failures, helpers, judges, risk, runs
+from harness.store.sql import comparison, constraints, failures, helpers, judges, pairs, risk, runs
 from harness.store.sql.definition import Definition
 
 __all__ = ["ALL", "RETIRED", "Definition", "apply_definitions", "is_current", "recorded"]
@@ -20,7 +20,7 @@ __all__ = ["ALL", "RETIRED", "Definition", "apply_definitions", "is_current", "r
 # Dependency order: DuckDB binds a view or macro when it is created, so what it uses comes first.
 ALL: list[Definition] = [
     *helpers.DEFINITIONS, *runs.DEFINITIONS, *comparison.DEFINITIONS, *failures.DEFINITIONS,
-    *judges.DEFINITIONS, *risk.DEFINITIONS, *constraints.DEFINITIONS,
+    *judges.DEFINITIONS, *risk.DEFINITIONS, *constraints.DEFINITIONS, *pairs.DEFINITIONS,
 ]
 
 # Objects that migrations created before `schema_objects` existed and that nothing defines now (name ->

@@ -1,0 +1,41 @@
+"""`harness browse`: the sample browser by itself (`harness report` writes one beside its pages)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.cli.common import DbOption, database, names, say
+
+
+def browse_cmd(
+    baseline: Annotated[str, typer.Option("--baseline", "-b", callback=names("baseline"),
+        help="Incumbent: a provider name or a run id.")],
+    candidate: Annotated[list[str], typer.Option("--candidate", "-c", callback=names("candidate"),
+        help="A candidate (repeat for several).")],
+    suite: Annotated[str | None, typer.Option("--suite", "-s", callback=names("suite"),
+        help="Only runs of this suite.")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The page to write. Only an earlier page the "
+                                         "harness wrote is replaced.")] = Path("runs/pairs.html"),
+    force: Annotated[bool, typer.Option(help="Overwrite a file at -o that the harness did not write.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Write the sample browser: one self-contained page with every paired document of the latest runs
+    side by side (the request, both answers with their tool calls, scores, failure class, tokens,
+    latency, errors, judge verdicts, a word diff), filters with counts, keyboard navigation and a
+    permalink per pair. It opens from a file, with no server and no network.
+
+    Example: harness browse -b gpt-4o -c smollm2 -s support -o runs/pairs.html
+    """
+    from harness.analysis.pairs import browse
+    from harness.outputs import claim_file, how, parent_folder, write_together
+    from harness.report.browser import render_browser
+
+    parent_folder(output)
+    state = claim_file(output, "sample browser", force)
+    data = browse(database(db), baseline, candidate, suite)
+    say(f"writing {how(output, state)}")
+    write_together({output: render_browser(data)}, "sample browser")
+    say(f"{len(data.pairs)} pairs in {output}")
