@@ -16,7 +16,8 @@ PORT ?= 8080
 BASELINE ?= gpt-4o
 CANDIDATE ?= smollm2
 OUT ?= runs/report.html
-# Report tests render pages in headless Chromium (Debian package); installed when missing.
+# Report tests render pages in headless Chromium, and browser tests drive it through chromedriver
+# (Debian packages chromium and chromium-driver, one version); installed when either is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.setup-done
 # Locked versions: `make setup` installs exactly these; `make lock` rewrites them from a clean venv.
@@ -145,8 +146,8 @@ guidellm:
 	.venv-guidellm/bin/python -m pip install -q "guidellm==$(GUIDELLM_VERSION)"
 
 chromium:
-	@command -v chromium >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null)
+	@(command -v chromium && command -v chromedriver) >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null)
 
 test: $(STAMP) $(LLAMASERVER_STAMP) chromium
 	$(BIN)/python -m pytest

@@ -108,6 +108,18 @@ def llamacpp_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[n
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    """Headless Chromium under Selenium (tests/browser.py), one per test module: each test loads its own page."""
+    from tests.browser import chrome
+
+    driver = chrome()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
 @pytest.fixture(scope="session")
 def fake_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two providers that answer differently, on the smoke suite; plus a run of the second on fewer docs."""
