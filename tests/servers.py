@@ -303,3 +303,30 @@ class FormatServer(_Loopback):
                             "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}})
 
         return Handler
+
+
+class LookupServer(_Loopback):
+    """An OpenAI-compatible chat endpoint that answers by the last turn's text: `answers[text]` is the
+    assistant message to send (text and/or tool calls); any other request gets `default` as text."""
+
+    def __init__(self, answers: dict[str, dict[str, Any]], default: str = "I do not know.") -> None:
+        self.answers, self.default = answers, default
+        self._serve(self._handler())
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(_JsonHandler):
+            def do_GET(self) -> None:
+                self._send({"object": "list", "data": [{"id": "lookup"}]})
+
+            def do_POST(self) -> None:
+                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                last = str(request["messages"][-1].get("content") or "")
+                message = {"role": "assistant", **server.answers.get(last, {"content": server.default})}
+                self._send({"id": "chatcmpl-l", "object": "chat.completion", "created": 0, "model": "lookup",
+                            "choices": [{"index": 0, "message": message,
+                                         "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}],
+                            "usage": {"prompt_tokens": 20, "completion_tokens": 8, "total_tokens": 28}})
+
+        return Handler

@@ -146,6 +146,8 @@ def _visible(value: Any) -> Any:
         return visible(value)
     if isinstance(value, list):
         return [_visible(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _visible(v) for k, v in value.items()}
     return value
 
 
