@@ -54,7 +54,8 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def _open(driver: Any, url: str) -> None:
     driver.get(url)
-    WebDriverWait(driver, 20).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "ready")
+    body = (By.TAG_NAME, "body")
+    WebDriverWait(driver, 20).until(lambda d: d.find_element(*body).get_attribute("data-state") == "ready")
 
 
 def _count(driver: Any) -> int:

@@ -15,10 +15,12 @@ import duckdb
 
 from harness.store.reads import fetch_dicts
 
+# Targets and tool calls whole: cut short, a call list or a target's repr no longer parses, and the
+# page would show it raw instead of as calls.
 _EXAMPLES = """
-    select c.task, c.doc_id, c.failure_class, left(c.prompt, 600) as prompt, left(c.target, 300) as target,
+    select c.task, c.doc_id, c.failure_class, left(c.prompt, 600) as prompt, c.target,
            left(b.response, 600) as baseline, left(c.response, 600) as candidate,
-           left(c.tool_calls::varchar, 600) as candidate_tool_calls
+           b.tool_calls::varchar as baseline_tool_calls, c.tool_calls::varchar as candidate_tool_calls
     from sample_classes c join sample_classes b using (task, doc_id)
     where c.run_id = ? and b.run_id = ? and c.task = ? and c.failure_class = ? and b.failure_class = 'correct'
     order by c.doc_id limit ?

@@ -29,13 +29,19 @@ from harness.config.openness import DIMENSIONS, Openness
 from harness.store import Store
 from harness.store.reads import fetch_dicts, latest_profile
 
+# Each side's tool calls are in `generations` (samples hold only the text of an answer).
 _EXAMPLES = """
-    select b.task, b.doc_id, b.prompt, b.target, b.response, c.response
+    select b.task, b.doc_id, b.prompt, b.target, b.response, c.response, gb.tool_calls::varchar,
+           gc.tool_calls::varchar
     from samples b join samples c using (task, doc_id, metric, filter)
+    left join generations gb on gb.run_id = b.run_id and gb.task = b.task and gb.doc_id = b.doc_id
+    left join generations gc on gc.run_id = c.run_id and gc.task = c.task and gc.doc_id = c.doc_id
     where b.run_id = ? and c.run_id = ? and b.task = ? and b.metric = ? and b.filter = ?
       and b.score > c.score
     order by b.doc_id limit ?
 """
+_EXAMPLE_KEYS = ("task", "doc_id", "prompt", "target", "baseline", "candidate", "baseline_tool_calls",
+                 "candidate_tool_calls")
 _PROVENANCE = """
     select r.run_id, r.provider, r.suite, r.status, r.started_at, r.finished_at, r.profile_hash, r.harness_version,
            r.lm_eval_version, r.transformers_version, r.torch_version, r.git_sha, r.chat_template, r.dtype,
@@ -138,8 +144,7 @@ def _candidate(con: duckdb.DuckDBPyConnection, comparison: Comparison, incumbent
     for row in tasks:
         found = con.execute(_EXAMPLES, [row["baseline_run"], row["candidate_run"], row["task"], row["metric"],
                                         row["filter"], options.examples]).fetchall()
-        examples += [{**dict(zip(("task", "doc_id", "prompt", "target", "baseline", "candidate"), f, strict=True)),
-                      "prompt": _readable(f[2])} for f in found]
+        examples += [{**dict(zip(_EXAMPLE_KEYS, f, strict=True)), "prompt": _readable(f[2])} for f in found]
     return CandidateReport(
         name=comparison.candidate_provider, comparison=comparison, retained_ci=stats.stratified_retained(strata),
         risk={"score": score, "parts": {p: getattr(parts, p) for p in RISK_PARTS}, "weights": weights,

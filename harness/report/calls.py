@@ -26,8 +26,19 @@ def call_text(name: str, arguments: Any) -> str:
     return f"{name}({inside})"
 
 
+def _one_call(value: Any) -> bool:
+    """A lone call rather than some JSON object: {name, arguments} or the OpenAI {function: {...}}."""
+    if not isinstance(value, dict):
+        return False
+    function = value.get("function")
+    return isinstance(function, dict) or (isinstance(value.get("name"), str) and "arguments" in value)
+
+
 def _as_calls(value: Any) -> list[str] | None:
-    """Calls text for a list of {name, arguments} (stored calls, or the OpenAI shape), else None."""
+    """Calls text for a list of {name, arguments} (stored calls, or the OpenAI shape), or for one such
+    call alone (a one-call target is stored as the call, not a list of it), else None."""
+    if _one_call(value):
+        value = [value]
     if not isinstance(value, list) or not value:
         return None
     shown = []
@@ -47,9 +58,10 @@ def calls_text(stored: str | None) -> list[str]:
     if not stored:
         return []
     try:
-        return _as_calls(json.loads(stored)) or [stored]
+        value = json.loads(stored)
     except ValueError:
         return [stored]
+    return [] if value == [] else _as_calls(value) or [stored]
 
 
 def _parse(text: str) -> Any:

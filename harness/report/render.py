@@ -2,6 +2,8 @@
 
 Both templates format numbers through the same filters, so the two documents carry the same figures.
 HTML autoescapes everything; Markdown escapes table cells and puts model text in code fences.
+Tool calls and targets are shown as calls (`get_weather(city="Oslo")`, harness.report.calls), never as
+stored JSON or a Python repr.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from harness.analysis.review import ReportData
 from harness.outputs import HTML_MARK, MARKDOWN_MARK, claim_file, how, parent_folder, write_together
 from harness.report import svg
 from harness.report.browser import browser_path, render_browser
+from harness.report.calls import calls_text, target_text
 from harness.visible import visible
 
 
@@ -76,6 +79,12 @@ def fence(text: str) -> str:
     return f"{ticks}text\n{text}\n{ticks}"
 
 
+def answer(text: str | None, stored_calls: str | None) -> str:
+    """A side's answer as the page shows it: its text, if any, then each tool call it made on a line
+    of its own (`get_weather(city="Oslo")`), never the stored JSON."""
+    return "\n".join([*([text] if text else []), *calls_text(stored_calls)])
+
+
 def _visible_value(value: Any) -> Any:
     # Markup is our own (the SVG charts, which escape their labels): the rest is stored text.
     return visible(value) if isinstance(value, str) and not isinstance(value, markupsafe.Markup) else value
@@ -90,7 +99,8 @@ def _env(autoescape: bool) -> jinja2.Environment:
         # error a browser drops or shows as nothing, so a reviewer would not see what the model sent.
         finalize=_visible_value,
     )
-    env.filters.update(num=num, signed=signed, usd=usd, money=money, ms=ms, pvalue=pvalue, md=md_cell, fence=fence)
+    env.filters.update(num=num, signed=signed, usd=usd, money=money, ms=ms, pvalue=pvalue, md=md_cell, fence=fence,
+                       calls=calls_text, target=target_text, answer=answer)
     env.filters["slug"] = lambda value: re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-")
     env.globals.update(span=span, errors_line=errors_line, verdict_text=verdict_text, row_notes=row_notes,
                        p_verdict=p_verdict, fail_open_notes=fail_open_notes)
