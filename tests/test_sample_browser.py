@@ -52,10 +52,14 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"db": db, "html": folder / "r.pairs.html"}
 
 
-def _open(driver: Any, url: str) -> None:
-    driver.get(url)
+def _ready(driver: Any) -> None:
     body = (By.TAG_NAME, "body")
     WebDriverWait(driver, 20).until(lambda d: d.find_element(*body).get_attribute("data-state") == "ready")
+
+
+def _open(driver: Any, url: str) -> None:
+    driver.get(url)
+    _ready(driver)
 
 
 def _count(driver: Any) -> int:
@@ -141,7 +145,7 @@ def test_a_permalink_reopens_the_same_pair_and_filters(page: dict[str, Any], bro
 
 
 def _detail_of(driver: Any, page: dict[str, Any], task: str, doc: int) -> str:
-    _open(driver, page["html"].as_uri() + f"#pair=local-openai|{task}|{doc}")
+    _open(driver, page["html"].as_uri() + f"#pair=0|{task}|{doc}")
     return driver.find_element(By.ID, "detail").text
 
 
@@ -162,3 +166,13 @@ def test_calls_read_as_calls_and_hostile_text_stays_text(page: dict[str, Any], b
     search.send_keys("pwned")
     WebDriverWait(browser, 5).until(lambda d: _count(d) == 1)
     search.send_keys(Keys.ESCAPE)
+
+
+def test_the_decision_page_links_each_example_to_its_pair(page: dict[str, Any], browser: Any) -> None:
+    browser.get(page["html"].with_name("r.html").as_uri())
+    links = [a for a in browser.find_elements(By.CSS_SELECTOR, "#losses a") if "#pair=" in a.get_attribute("href")]
+    assert links, "no example links to the sample browser"
+    task_doc = links[0].text  # "trlog_tools · doc 0"
+    links[0].click()
+    _ready(browser)
+    assert browser.find_element(By.CSS_SELECTOR, "#detail h2").text.startswith(task_doc + " · ")

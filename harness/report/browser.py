@@ -151,11 +151,17 @@ def _visible(value: Any) -> Any:
     return value
 
 
+def pair_key(candidate_index: int, task: str, doc_id: int) -> str:
+    """A pair's name in a permalink (`#pair=...`): the candidate by its place in the page's list (a name
+    could be a provider with two runs compared), then task and doc."""
+    return f"{candidate_index}|{task}|{doc_id}"
+
+
 def pair_payload(pair: Pair, candidate_index: int) -> dict[str, Any]:
     """One pair as the page's data: short keys, since a page may hold 10,000 of them."""
     diff = word_diff(answer_text(pair.baseline), answer_text(pair.answer))
     return _visible({
-        "k": f"{pair.candidate}|{pair.task}|{pair.doc_id}", "c": candidate_index, "t": pair.task, "d": pair.doc_id,
+        "k": pair_key(candidate_index, pair.task, pair.doc_id), "c": candidate_index, "t": pair.task, "d": pair.doc_id,
         "o": pair.outcome, "bc": pair.baseline_class or "", "cc": pair.candidate_class or "",
         "u": pair.unsupported or "", "p": _preview(pair), "r": request_blocks(pair),
         "b": side_blocks(pair.baseline, pair.baseline_class), "a": side_blocks(pair.answer, pair.candidate_class),

@@ -124,13 +124,15 @@ def charts(data: ReportData) -> dict[str, Any]:
     }
 
 
-def render_html(data: ReportData) -> str:
-    return _env(True).get_template("report.html.j2").render(d=data, charts=charts(data),
+def render_html(data: ReportData, pairs_name: str | None = None) -> str:
+    """The decision page; `pairs_name` is the sample browser beside it, linked from the top."""
+    return _env(True).get_template("report.html.j2").render(d=data, charts=charts(data), pairs_name=pairs_name,
                                                              generator_mark=markupsafe.Markup(HTML_MARK))
 
 
-def render_markdown(data: ReportData) -> str:
-    return _env(False).get_template("report.md.j2").render(d=data, generator_mark=MARKDOWN_MARK)
+def render_markdown(data: ReportData, pairs_name: str | None = None) -> str:
+    return _env(False).get_template("report.md.j2").render(d=data, generator_mark=MARKDOWN_MARK,
+                                                           pairs_name=pairs_name)
 
 
 def report_paths(output: Path) -> tuple[Path, Path]:
@@ -162,6 +164,6 @@ def write(data: ReportData, output: Path, pairs: Browse) -> tuple[Path, Path, Pa
     `claim` first."""
     html_path, md_path = report_paths(output)
     pairs_path = browser_path(html_path)
-    write_together({html_path: render_html(data), md_path: render_markdown(data),
+    write_together({html_path: render_html(data, pairs_path.name), md_path: render_markdown(data, pairs_path.name),
                     pairs_path: render_browser(pairs, report_name=html_path.name)}, "report")
     return html_path, md_path, pairs_path
