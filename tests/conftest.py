@@ -110,8 +110,8 @@ def llamacpp_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[n
 
 @pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
-    """Headless Chromium under Selenium (tests/browser.py), one per test module: each test loads its own page."""
-    from tests.browser import chrome
+    """Headless Chromium under Selenium (bench/chromium.py), one per test module: each test loads its own page."""
+    from bench.chromium import chrome
 
     driver = chrome()
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 
-from tests.browser import csp_hash
+from bench.chromium import csp_hash
 
 STYLE = "#more { color: rgb(0, 128, 0); }"
 SCRIPT = r"""

@@ -15,6 +15,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from harness.analysis.pairs import browse
+from harness.report.browser import render_browser
 from tests.checks import query
 from tests.conftest import ROOT, run_harness
 from tests.servers import LookupServer
@@ -176,3 +178,16 @@ def test_the_decision_page_links_each_example_to_its_pair(page: dict[str, Any], 
     links[0].click()
     _ready(browser)
     assert browser.find_element(By.CSS_SELECTOR, "#detail h2").text.startswith(task_doc + " · ")
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_either_embedding_opens_the_same_pairs(page: dict[str, Any], browser: Any, compress: bool,
+                                               tmp_path: Path) -> None:
+    """Large data travels gzip+base64, small as JSON (`<` escaped): both open to the same page."""
+    data = browse(page["db"], "gpt-4o", ["local-openai"], "trlog")
+    target = tmp_path / "p.html"
+    target.write_text(render_browser(data, compress=compress), encoding="utf-8")
+    assert ("application/gzip+base64" in target.read_text()) == compress
+    _open(browser, target.as_uri() + "#pair=0|trlog_text|1")
+    assert _count(browser) == 5
+    assert "<script>document.title='pwned'</script>" in browser.find_element(By.ID, "detail").text

@@ -34,6 +34,8 @@ _WORDS = re.compile(r"\s+|\w+|[^\w\s]")
 # Past this many words a side, the diff is left out (difflib is quadratic in the worst case) and the
 # page says so; both answers are still shown whole.
 DIFF_WORDS = 4000
+# Data past this many bytes of JSON travels compressed (see `embedded`).
+COMPRESS_ABOVE = 256 * 1024
 
 
 def _json(value: Any) -> str:
@@ -175,18 +177,26 @@ def payload(data: Browse) -> dict[str, Any]:
             "outcomes": list(OUTCOMES), "pairs": [pair_payload(p, index[p.candidate]) for p in data.pairs]}
 
 
-def packed(value: dict[str, Any]) -> str:
-    """JSON, gzip (no timestamp: the same data gives the same page), base64."""
-    raw = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
+def embedded(value: dict[str, Any], compress: bool | None = None) -> tuple[str, str]:
+    """(script type, text) that carries the page's data: JSON as it is while small, else gzip (no
+    timestamp: the same data gives the same page) in base64, which past COMPRESS_ABOVE bytes of JSON
+    keeps the file several times smaller (bench/browser_scale.py). `compress` forces either."""
+    raw = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if not (len(raw) > COMPRESS_ABOVE if compress is None else compress):
+        # `<` occurs only inside JSON strings: as \u003c the JSON is the same, and no `</script>` or
+        # `<!--` in a sample can end (or hide the end of) the element that carries it.
+        return "application/json", raw.replace("<", "\\u003c")
+    packed = gzip.compress(raw.encode("utf-8"), compresslevel=9, mtime=0)
+    return "application/gzip+base64", base64.b64encode(packed).decode("ascii")
 
 
 def _sha256(text: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
 
 
-def render_browser(data: Browse, report_name: str | None = None) -> str:
-    """The page. `report_name`: the decision page beside it, linked from the header."""
+def render_browser(data: Browse, report_name: str | None = None, compress: bool | None = None) -> str:
+    """The page. `report_name`: the decision page beside it, linked from the header; `compress`: see
+    `embedded` (by size when None)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     script = (_TEMPLATES / "browser.js").read_text(encoding="utf-8")
@@ -195,7 +205,7 @@ def render_browser(data: Browse, report_name: str | None = None) -> str:
     return env.get_template("browser.html.j2").render(
         title=visible(title), generator_mark=markupsafe.Markup(HTML_MARK), report_name=report_name,
         script=markupsafe.Markup(script), style=markupsafe.Markup(style),
-        script_hash=_sha256(script), style_hash=_sha256(style), data=packed(payload(data)))
+        script_hash=_sha256(script), style_hash=_sha256(style), data=embedded(payload(data), compress))
 
 
 def browser_path(html_path: Path) -> Path:

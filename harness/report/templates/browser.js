@@ -21,7 +21,9 @@
   }
 
   async function load() {
-    var text = el("pairs-data").textContent.trim();
+    var holder = el("pairs-data");
+    if (holder.type === "application/json") { return JSON.parse(holder.textContent); }
+    var text = holder.textContent.trim();
     var binary = atob(text);
     var bytes = new Uint8Array(binary.length);
     for (var i = 0; i < binary.length; i++) { bytes[i] = binary.charCodeAt(i); }
@@ -245,6 +247,7 @@
     restore();
     document.body.dataset.state = "ready";
     performance.mark("pairs-ready");
+    requestAnimationFrame(function () { requestAnimationFrame(function () { performance.mark("pairs-painted"); }); });
   }
 
   start();

@@ -1,4 +1,5 @@
-"""Real headless Chromium driven by Selenium, for tests that click and type on a page.
+"""Real headless Chromium driven by Selenium, for tests that click and type on a page and for the
+benchmarks that time pages (tests import this; benchmarks never import tests).
 
 Debian's chromium and chromedriver (`make test` installs both, one version) are passed by path, so
 Selenium Manager never runs: nothing is looked up or downloaded.
@@ -22,9 +23,11 @@ def chrome() -> webdriver.Chrome:
     """A headless Chromium session; the caller quits it. Console messages are kept for
     `driver.get_log("browser")` (CSP violations land there as SEVERE entries)."""
     binary = shutil.which("chromium")
-    assert binary, "chromium is missing: `make test` installs it (Debian package chromium)"
+    if binary is None:
+        raise RuntimeError("chromium is missing: `make test` installs it (Debian package chromium)")
     driver = shutil.which("chromedriver")
-    assert driver, "chromedriver is missing: `make test` installs it (Debian package chromium-driver)"
+    if driver is None:
+        raise RuntimeError("chromedriver is missing: `make test` installs it (Debian package chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for flag in FLAGS:
