@@ -189,7 +189,8 @@ COMMANDS: dict[str, Run | Mention | Exempt] = {
         "make -n guidellm", (r"pip install -q \"guidellm==",), bench="bench.load_peer"),
     **{f".venv/bin/python -m bench.{name}": Exempt("a benchmark: minutes, never a timed test", bench=f"bench.{name}")
        for name in ("api_throughput", "parity_lm_eval", "sql_scale", "calibration", "cache_rerun", "hf_throughput",
-                    "hf_bf16", "hf_decode_step", "hf_llamacpp", "traffic_replay", "llamacpp_load")},
+                    "hf_bf16", "hf_decode_step", "hf_llamacpp", "traffic_replay", "llamacpp_load",
+                    "constrained_decoding", "browser_scale")},
     ".venv/bin/python -m bench.hf_throughput --sweep": Exempt("a benchmark: minutes", bench="bench.hf_throughput"),
 }
 
