@@ -105,7 +105,12 @@ COMMANDS: dict[str, Run | Mention | Exempt] = {
     "harness compare -b gpt-4o -c smollm2 --suite support": Run(
         shows=(r"support_text", r"judged by local-openai", r"Cohen's kappa 0\.00 against 12 labelled pairs")),
     "harness report -b gpt-4o -c smollm2 --suite support -o runs/support.html": Run(
-        shows=(r"runs/support\.html",), writes=(("runs/support.html", REPORT), ("runs/support.md", r"support_text"))),
+        shows=(r"runs/support\.html",), writes=(("runs/support.html", REPORT), ("runs/support.md", r"support_text"),
+                                                ("runs/support.pairs.html", r"pairs-data"))),
+    "harness browse -b gpt-4o -c smollm2 -s support -o runs/pairs.html": Run(
+        shows=(r"\d+ pairs in runs/pairs\.html",), writes=(("runs/pairs.html", r'<meta name="generator"'),)),
+    "harness sql \"select outcome, count(*) from pair_outcomes('gpt-4o', 'smollm2', suite_name := 'support') "
+    "group by 1\"": Run(shows=(r"outcome", r"lost|tied|won|both wrong")),
     # The imported answers against the loopback replay: every answer changed, too few docs to call it.
     "harness drift -p gpt-4o -s support --fail-on regression": Run(
         shows=(r"model: gpt-4o-2024-08-06 -> scripted-1 \(changed\)", r"too few documents")),
@@ -153,7 +158,8 @@ COMMANDS: dict[str, Run | Mention | Exempt] = {
     "harness cache stats": Run(shows=(r"smollm2\s+│\s+[1-9]",)),
     "harness cache clear --provider smollm2": Run(shows=(r"cleared [1-9]\d* cached responses of provider 'smollm2'",)),
     # Named, not run: the command and the options named exist (make: the recipe runs what is said).
-    "harness eval --repeat": Mention(), "harness hosts": Mention(),
+    "harness eval --repeat": Mention(), "harness hosts": Mention(), "harness browse": Mention(),
+    "harness report": Mention(),
     "harness eval": Mention(), "harness sql": Mention(), "harness compare": Mention(), "harness load": Mention(),
     "harness probe": Mention(), "harness risk": Mention(), "harness export": Mention(),
     "harness export -o": Mention(), "harness traffic import": Mention(), "harness providers show": Mention(),
