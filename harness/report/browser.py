@@ -41,7 +41,8 @@ COMPRESS_ABOVE = 256 * 1024
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2)
+    # One wrapped line: a schema printed one key a line pushes both answers off the screen.
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
 def _turn(message: dict[str, Any]) -> Block:
@@ -60,7 +61,7 @@ def _tools(tools: Any) -> Block:
     for tool in tools if isinstance(tools, list) else []:
         function = tool.get("function", tool) if isinstance(tool, dict) else {}
         head = str(function.get("name", "?")) + (f": {function['description']}" if function.get("description") else "")
-        shown.append(head + "\n" + _json(function.get("parameters", {})))
+        shown.append(head + "\nparameters: " + _json(function.get("parameters", {})))
     return ["tools offered", "\n\n".join(shown)]
 
 
