@@ -108,7 +108,10 @@ COMMANDS: dict[str, Run | Mention | Exempt] = {
         shows=(r"runs/support\.html",), writes=(("runs/support.html", REPORT), ("runs/support.md", r"support_text"),
                                                 ("runs/support.pairs.html", r"pairs-data"))),
     "harness browse -b gpt-4o -c smollm2 -s support -o runs/pairs.html": Run(
-        shows=(r"\d+ pairs in runs/pairs\.html",), writes=(("runs/pairs.html", r'<meta name="generator"'),)),
+        shows=(r"\d+ pairs in runs/pairs\.html",),
+        # The judge's pairwise verdicts (harness judge pairwise, above) travel with their pairs.
+        writes=(("runs/pairs.html", r'<meta name="generator"'), ("runs/pairs.html", r"judge local-openai"),
+                ("runs/pairs.html", r"incumbent shown first: (win|tie|loss)"))),
     "harness sql \"select outcome, count(*) from pair_outcomes('gpt-4o', 'smollm2', suite_name := 'support') "
     "group by 1\"": Run(shows=(r"outcome", r"lost|tied|won|both wrong")),
     # The imported answers against the loopback replay: every answer changed, too few docs to call it.
