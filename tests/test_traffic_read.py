@@ -4,6 +4,7 @@ removed before anything else sees a record."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,20 @@ def test_legacy_function_calling_becomes_tools_and_tool_calls(tmp_path: Path) ->
 def test_malformed_legacy_requests_name_their_line(tmp_path: Path, request_body: dict, pattern: str) -> None:
     with pytest.raises(HarnessError, match=rf"line 1: {pattern}"):
         read_traffic(_write(tmp_path / "t.jsonl", [{"request": request_body}]))
+
+
+def test_when_each_request_was_sent(tmp_path: Path) -> None:
+    """A log line's own `timestamp` (ISO 8601 or Unix seconds or milliseconds), else its answer's `created`."""
+    request = {"messages": [{"role": "user", "content": "hi"}]}
+    traffic = read_traffic(_write(tmp_path / "log.jsonl", [
+        {"request": request, "response": {**ANSWER, "created": 1764800000}, "timestamp": "2026-12-01T10:00:00Z"},
+        {"request": request, "response": {**ANSWER, "created": 1764800000}},
+        {"request": request, "response": ANSWER, "timestamp": 1764800060123},
+        {"request": request, "response": {**ANSWER, "created": 0}},
+    ]))
+    first = datetime(2026, 12, 1, 10, tzinfo=UTC).timestamp()
+    assert [r.at for r in traffic.records] == [first, 1764800000.0, 1764800060.123, None]
+    with pytest.raises(HarnessError, match=r"line 2: timestamp 'yesterday' is not an ISO 8601 time"):
+        read_traffic(_write(tmp_path / "bad.jsonl", [
+            {"request": request, "response": ANSWER},
+            {"request": request, "response": ANSWER, "timestamp": "yesterday"}]))

@@ -80,7 +80,7 @@ def _redact(traffic: Traffic) -> int:
             response, found = {**response, "choices": choices}, found + more
         reference, more = redact_messages([record.reference]) if record.reference is not None else ([None], 0)
         traffic.records[index] = TrafficRecord(record.line, {**record.request, "messages": messages}, response,
-                                               reference[0], record.custom_id)
+                                               reference[0], record.custom_id, record.at)
         count += found + more
     return count
 

@@ -19,7 +19,7 @@ from harness.errors import HarnessError
 from harness.textfile import text_lines
 from harness.traffic.docs import check_reference
 from harness.traffic.legacy import modern_request, modern_response
-from harness.traffic.records import TrafficProblem, TrafficRecord, check_request, check_response
+from harness.traffic.records import TrafficProblem, TrafficRecord, check_request, check_response, timestamp
 
 # Real requests nest a few levels (messages, content parts, tool schemas); a JSON Schema can go deeper.
 MAX_DEPTH = 64
@@ -95,7 +95,10 @@ def _response(body: Any) -> dict[str, Any]:
 def _record(number: int, value: dict[str, Any], shape: str) -> TrafficRecord:
     if shape == "log":
         response = value.get("response")
-        return TrafficRecord(number, _request(value["request"]), _response(response) if response is not None else None)
+        answer = _response(response) if response is not None else None
+        # When: the line's own `timestamp` (a capture writes one), else the answer's `created`.
+        at = timestamp(value.get("timestamp")) if "timestamp" in value else timestamp((answer or {}).get("created"))
+        return TrafficRecord(number, _request(value["request"]), answer, at=at)
     if shape == "batch":
         if value.get("url") not in (None, "/v1/chat/completions"):
             raise TrafficProblem(f"is a Batch request for {value.get('url')!r}; only /v1/chat/completions replays")
@@ -155,6 +158,9 @@ def _join_batch(records: list[TrafficRecord], output: Path | None,
             answers[str(custom_id)] = _response(body)
         except TrafficProblem as exc:
             raise HarnessError(f"{output}: line {number}: {exc}") from None
-    joined = [TrafficRecord(r.line, r.request, answers.get(str(r.custom_id)), r.reference, r.custom_id)
-              for r in records]
+    joined = []
+    for r in records:
+        answer = answers.get(str(r.custom_id))
+        at = timestamp(answer.get("created")) if answer else None  # created is checked with the answer
+        joined.append(TrafficRecord(r.line, r.request, answer, r.reference, r.custom_id, at=at))
     return joined, removed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 ROLES = ("system", "user", "assistant", "tool", "developer")
@@ -23,6 +24,7 @@ class TrafficRecord:
     response: dict[str, Any] | None = None  # the incumbent's chat.completion body
     reference: Any = None  # a gold answer, when the team has one
     custom_id: str | None = None
+    at: float | None = None  # when the request was sent (Unix seconds, UTC), when the log says
 
 
 # Fields that change how an answer is delivered, billed or kept, not what it says: not replayed, and
@@ -126,4 +128,24 @@ def check_response(body: Any) -> dict[str, Any]:
         raise TrafficProblem("the response has no choices[0].message")
     for number, call in enumerate(choices[0]["message"].get("tool_calls") or []):
         _check_call(call, f"response tool_calls[{number}]")
+    timestamp(body.get("created"))  # a malformed time is refused here, with its line
     return dict(body)
+
+
+def timestamp(value: Any) -> float | None:
+    """Unix seconds from a log's timestamp: a number (seconds; above 1e12, milliseconds) or an ISO 8601
+    string (a `Z` or an offset; none is read as UTC); None for none (or 0). Raises TrafficProblem for
+    anything else, so a typo in one line does not silently drop it from the traffic's rhythm."""
+    if value is None or value == 0:  # 0: a placeholder (test logs, redacted exports), not 1970
+        return None
+    if isinstance(value, bool):
+        raise TrafficProblem(f"timestamp {value!r} is neither a number nor an ISO 8601 time")
+    if isinstance(value, (int, float)):
+        return float(value) / 1000 if value > 1e12 else float(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise TrafficProblem(f"timestamp {value[:40]!r} is not an ISO 8601 time") from None
+        return parsed.timestamp() if parsed.tzinfo else parsed.replace(tzinfo=UTC).timestamp()
+    raise TrafficProblem("timestamp is neither a number nor an ISO 8601 time")
