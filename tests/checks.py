@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -58,3 +60,12 @@ def execute(db: Path, *statements: str, params: list[Any] | None = None) -> None
             con.execute(sql, params or [])
     finally:
         con.close()
+
+
+def obey_file_modes() -> None:
+    """In the child: give up root's power to ignore file modes (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH)
+    by dropping them from the bounding set, so that the exec'd harness meets permissions like anyone."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            os._exit(97)

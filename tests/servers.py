@@ -330,3 +330,69 @@ class LookupServer(_Loopback):
                             "usage": {"prompt_tokens": 20, "completion_tokens": 8, "total_tokens": 28}})
 
         return Handler
+
+
+class ChatUpstream(_Loopback):
+    """An OpenAI-compatible chat endpoint for a proxy to stand in front of: the last user turn picks
+    the answer. `status=400` (429, 500) answers that error; `drop` closes the connection without a word;
+    anything else is answered "echo: <text>", streamed as Server-Sent Events (a chunk per word, then a
+    usage chunk) when the request asks for a stream. Counts requests."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.lock = threading.Lock()
+        self._serve(self._handler())
+
+    @staticmethod
+    def chunks(text: str) -> list[dict[str, Any]]:
+        base = {"id": "chatcmpl-up", "object": "chat.completion.chunk", "created": 1764800000, "model": "up-1"}
+        words = text.split(" ")
+        out = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
+        out += [{**base, "choices": [{"index": 0, "delta": {"content": w if i == 0 else " " + w}}]}
+                for i, w in enumerate(words)]
+        out.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        out.append({**base, "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": len(words),
+                                                     "total_tokens": 9 + len(words)}})
+        return out
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(_JsonHandler):
+            def do_POST(self) -> None:
+                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                with server.lock:
+                    server.requests += 1
+                last = str(request["messages"][-1].get("content") or "")
+                if last == "drop":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                if last.startswith("status="):
+                    status = int(last.removeprefix("status="))
+                    data = json.dumps({"error": {"message": f"upstream says {status}", "type": "x", "code": None}})
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data.encode())
+                    return
+                text = f"echo: {last}"
+                if request.get("stream"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for chunk in [*server.chunks(text), "[DONE]"]:
+                        event = f"data: {chunk if isinstance(chunk, str) else json.dumps(chunk)}\n\n".encode()
+                        self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
+                self._send({"id": "chatcmpl-up", "object": "chat.completion", "created": 1764800000, "model": "up-1",
+                            "choices": [{"index": 0, "finish_reason": "stop",
+                                         "message": {"role": "assistant", "content": text}}],
+                            "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}})
+
+        return Handler

@@ -7,7 +7,6 @@ opens, holds no run left 'running', and a file that was not ours to change is by
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
 import re
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.checks import assert_sound, execute, one_error_line, query
+from tests.checks import assert_sound, execute, obey_file_modes, one_error_line, query
 from tests.conftest import ROOT, run_harness, start_harness
 
 OPENNESS = '[openness]\nclass = "open-source"\nlicence = "MIT"\nweights = true\ncode = true\ndata = true\n'
@@ -108,15 +107,6 @@ def _live_owner(w: World) -> str:
     return run_id
 
 
-def _obey_file_modes() -> None:
-    """In the child: give up root's power to ignore file modes (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH)
-    by dropping them from the bounding set, so that the exec'd harness meets permissions like anyone."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    for capability in (1, 2):
-        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
-            os._exit(97)
-
-
 def _unwritable(w: World) -> None:
     """A database file (and folder) the command may read but not write."""
     folder = w.tmp / "readonly"
@@ -127,10 +117,10 @@ def _unwritable(w: World) -> None:
     folder.chmod(0o555)
     w.cleanup.append(lambda: folder.chmod(0o755))
     if os.geteuid() == 0:
-        probe = subprocess.run([sys.executable, "-c", ""], preexec_fn=_obey_file_modes)
+        probe = subprocess.run([sys.executable, "-c", ""], preexec_fn=obey_file_modes)
         if probe.returncode != 0:
             pytest.skip("running as root without the right to drop CAP_DAC_OVERRIDE")
-        w.popen["preexec_fn"] = _obey_file_modes
+        w.popen["preexec_fn"] = obey_file_modes
     w.freeze()
 
 

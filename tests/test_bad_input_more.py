@@ -57,10 +57,10 @@ def _unwritable_folder(w: World) -> str:
     folder.mkdir()
     folder.chmod(0o555)
     w.cleanup.append(lambda: folder.chmod(0o755))
-    from tests.test_bad_input import _obey_file_modes
+    from tests.checks import obey_file_modes
 
     if os.geteuid() == 0:
-        w.popen["preexec_fn"] = _obey_file_modes
+        w.popen["preexec_fn"] = obey_file_modes
     _seeded_frozen(w)
     return str(folder / "report.html")
 

@@ -12,6 +12,7 @@ import typer
 
 from harness.cli.analysis import compare_cmd, probe_cmd, report_cmd, risk_cmd
 from harness.cli.browse import browse_cmd
+from harness.cli.capture import capture_cmd
 from harness.cli.catalog import data_app, providers_app, tasks_app
 from harness.cli.common import say
 from harness.cli.drift import drift_cmd
@@ -33,7 +34,8 @@ app = typer.Typer(
 )
 for name, command in (("eval", eval_cmd), ("sql", sql_cmd), ("compare", compare_cmd), ("probe", probe_cmd),
                       ("risk", risk_cmd), ("report", report_cmd), ("export", export_cmd), ("merge", merge_cmd),
-                      ("drift", drift_cmd), ("load", load_cmd), ("hosts", hosts_cmd), ("browse", browse_cmd)):
+                      ("drift", drift_cmd), ("load", load_cmd), ("hosts", hosts_cmd), ("browse", browse_cmd),
+                      ("capture", capture_cmd)):
     app.command(name)(command)
 for name, group in (("providers", providers_app), ("tasks", tasks_app), ("runs", runs_app), ("data", data_app),
                     ("cache", cache_app), ("traffic", traffic_app), ("judge", judge_app)):
