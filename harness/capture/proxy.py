@@ -26,6 +26,9 @@ from aiohttp import web
 
 from harness.capture.writer import Exchange, WriterHandle
 
+# Captured exchanges go to the writer in batches this often: each hand-over wakes the writer's feeder
+# thread, which then competes for the GIL with the event loop's (per request, that cost p99 latency).
+HAND_OVER_S = 0.05
 _HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
                   "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding", "content-encoding"})
 
@@ -52,6 +55,7 @@ class Proxy:
         self.writer, self.sample = writer, sample
         self.tally = Tally()
         self.session: aiohttp.ClientSession | None = None
+        self.pending: list[Exchange] = []
 
     async def start(self, app: web.Application) -> None:
         # No pool limit: the proxy must not queue what the client sent in parallel.
@@ -60,6 +64,7 @@ class Proxy:
                                              timeout=aiohttp.ClientTimeout(total=None, sock_connect=30))
 
     async def stop(self, app: web.Application) -> None:
+        self.hand_over()
         if self.session is not None:
             await self.session.close()
 
@@ -117,9 +122,17 @@ class Proxy:
             self.tally.not_captured_status += 1
             return
         at, started, body = began
-        self.writer.offer(Exchange(at=at, request=body, response=data, stream=stream,
-                                   latency_ms=(time.perf_counter() - started) * 1000))
+        self.pending.append(Exchange(at=at, request=body, response=data, stream=stream,
+                                     latency_ms=(time.perf_counter() - started) * 1000))
         self.tally.captured += 1
+        if len(self.pending) == 1:
+            asyncio.get_running_loop().call_later(HAND_OVER_S, self.hand_over)
+
+    def hand_over(self) -> None:
+        """Give the writer what was captured since the last hand-over (one queue put, not one each)."""
+        if self.pending:
+            self.writer.offer(self.pending)
+            self.pending = []
 
     async def metrics(self, request: web.Request) -> web.Response:
         counts = {**{f"proxy_{k}": v for k, v in vars(self.tally).items()},

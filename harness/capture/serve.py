@@ -26,7 +26,6 @@ class CaptureSettings(BaseModel):
     sample: float = Field(default=1.0, gt=0, le=1)  # the share of chat exchanges written
     redact: bool = False
     rotate_mb: int = Field(default=64, ge=1)
-    queue_lines: int = Field(default=10_000, ge=1)
 
 
 async def _serve(settings: CaptureSettings, writer: WriterHandle, announce: Callable[[str], None]) -> None:
@@ -51,7 +50,7 @@ async def _serve(settings: CaptureSettings, writer: WriterHandle, announce: Call
 
 def serve(settings: CaptureSettings, announce: Callable[[str], None]) -> dict[str, int]:
     """Serve until stopped; the writer's final counts."""
-    writer = WriterHandle(settings.out, settings.rotate_mb * 1024 * 1024, settings.redact, settings.queue_lines)
+    writer = WriterHandle(settings.out, settings.rotate_mb * 1024 * 1024, settings.redact)
     try:
         asyncio.run(_serve(settings, writer, announce))
     finally:
