@@ -162,7 +162,7 @@ COMMANDS: dict[str, Run | Mention | Exempt] = {
     "harness cache clear --provider smollm2": Run(shows=(r"cleared [1-9]\d* cached responses of provider 'smollm2'",)),
     # Named, not run: the command and the options named exist (make: the recipe runs what is said).
     "harness eval --repeat": Mention(), "harness hosts": Mention(), "harness browse": Mention(),
-    "harness report": Mention(),
+    "harness report": Mention(), "harness capture": Mention(),
     "harness eval": Mention(), "harness sql": Mention(), "harness compare": Mention(), "harness load": Mention(),
     "harness probe": Mention(), "harness risk": Mention(), "harness export": Mention(),
     "harness export -o": Mention(), "harness traffic import": Mention(), "harness providers show": Mention(),
@@ -199,7 +199,10 @@ COMMANDS: dict[str, Run | Mention | Exempt] = {
     **{f".venv/bin/python -m bench.{name}": Exempt("a benchmark: minutes, never a timed test", bench=f"bench.{name}")
        for name in ("api_throughput", "parity_lm_eval", "sql_scale", "calibration", "cache_rerun", "hf_throughput",
                     "hf_bf16", "hf_decode_step", "hf_llamacpp", "traffic_replay", "llamacpp_load",
-                    "constrained_decoding", "browser_scale")},
+                    "constrained_decoding", "browser_scale", "capture_overhead")},
+    "harness capture --upstream https://api.openai.com/v1 --port 8099 -o runs/capture": Exempt(
+        "a proxy that runs until stopped, in front of a vendor's API: tests/test_capture.py drives it against "
+        "a loopback upstream", "harness capture --help", (r"--upstream", r"--sample", r"--redact")),
     ".venv/bin/python -m bench.hf_throughput --sweep": Exempt("a benchmark: minutes", bench="bench.hf_throughput"),
 }
 
