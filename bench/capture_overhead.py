@@ -63,8 +63,9 @@ async def _run(base_url: str, concurrency: int, requests: int) -> dict[str, floa
 
 
 def _start_capture(upstream: str, out: Path, sample: float) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen([sys.executable, "-m", "harness", "capture", "--upstream", upstream, "--port", "0",
-                                "-o", str(out), "--sample", str(sample)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    command = [sys.executable, "-m", "harness", "capture", "--upstream", upstream, "--port", "0", "-o", str(out),
+               "--sample", str(sample)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     assert process.stdout is not None
     found = re.search(r"listening on (http://127\.0\.0\.1:\d+/v1)", process.stdout.readline())
     assert found, process.stderr.read() if process.stderr else ""
