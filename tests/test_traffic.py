@@ -1,4 +1,4 @@
-"""Your traffic is the benchmark: logged requests imported in each of the three shapes teams have,
+"""Your traffic is the benchmark: logged requests imported in each of the shapes teams have,
 replayed on providers through the CLI, compared against the incumbent's logged answers. Real parts:
 DuckDB files, the CLI in child processes, the embedded model and llama.cpp's llama-server (slow tests)."""
 
@@ -16,6 +16,7 @@ import pytest
 from tests.checks import one_error_line, query
 from tests.conftest import ROOT, run_harness
 from tests.test_traffic_read import EXPECTED, _bad
+from tests.test_traffic_telemetry import PAYLOADS, _chat_span
 
 DATA = ROOT / "tests" / "data" / "traffic"
 CANARY = "sk-canary9876543210zyxwvutsrqponmlk"
@@ -82,6 +83,32 @@ def test_three_shapes_import_and_replay_on_a_provider_without_tools(tasks: Path,
     assert query(db, "select count(*) from samples where run_id = ?", [plain])[0][0] == 2 * 6 + 4 + 2 * 2
 
 
+def test_telemetry_imports_and_compares_with_a_provider(tasks: Path, isolated_runs: Path) -> None:
+    """OpenTelemetry GenAI spans and LiteLLM payloads through the real CLI: the incumbent's answers
+    become its run, what was skipped is said, and a candidate's run compares against it."""
+    db = isolated_runs / "traffic.duckdb"
+    said = {}
+    for name, source in (("trotel", "otel_genai.jsonl"), ("trlitellm", "litellm.jsonl")):
+        result = run_harness("traffic", "import", str(DATA / source), "--name", name, "--incumbent", "gpt-4o",
+                             "--db", str(db))
+        assert result.returncode == 0, result.stderr[-2000:]
+        said[name] = result.stdout
+    assert "4 span(s) skipped that are not chat calls (execute_tool 2, invoke_agent 1, not GenAI 1)" in said["trotel"]
+    assert "1 failed chat call(s) skipped: a failed call is not an answer" in said["trlitellm"]
+    assert "0 credential(s) removed" in said["trlitellm"]  # key hashes and aliases are dropped unread
+    imports = query(db, "select suite, shape, n_requests, n_tools, n_json, n_text, n_without_expected "
+                        "from traffic_imports order by suite")
+    assert imports == [("trlitellm", "litellm", 5, 2, 1, 2, 0), ("trotel", "otel", 5, 2, 1, 2, 0)]
+    for suite in ("trotel", "trlitellm"):
+        run = _latest(db, "gpt-4o", suite)
+        logged = query(db, "select model_reported, input_tokens from generations where run_id = ?", [run])
+        assert len(logged) == 5 and {row[0] for row in logged} == {"gpt-4o-2024-08-06"} and all(r[1] for r in logged)
+        _eval(db, "fake", suite)
+        shown = run_harness("compare", "-b", "gpt-4o", "-c", "fake", "--suite", suite, "--db", str(db))
+        assert shown.returncode == 0, shown.stderr
+        assert "OVERALL" in shown.stdout
+
+
 def _tree(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -103,6 +130,18 @@ CLI_CASES = {
     "a shipped suite's name": ([{"messages": [{"role": "user", "content": "hi"}]}],
                                r"suite 'smoke' already exists and is not imported traffic"),
     "a path as the name": ([{"messages": [{"role": "user", "content": "hi"}]}], r"suite name '../evil' is not a name"),
+    "OTel setting of the wrong type": ([_chat_span(gen_ai__request__max_tokens={"doubleValue": 1.5})],
+                                       r"t\.jsonl: line 1 \(resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]\): "
+                                       r"gen_ai\.request\.max_tokens must be an integer, not 1\.5"),
+    "OTel malformed value": ([_chat_span(gen_ai__usage__input_tokens={"intValue": "4.5"})],
+                             r"t\.jsonl: line 1 \(.*spans\[0\]\): attribute 'gen_ai\.usage\.input_tokens' "
+                             r"has a malformed intValue"),
+    "OTel chat span without messages": ([_chat_span(gen_ai__input__messages=None)],
+                                        r"t\.jsonl: line 1 \(.*\): the chat span has no gen_ai\.input\.messages"),
+    "OTel span without an answer": ([_chat_span()], r"t\.jsonl: line 1 \(.*spans\[0\]\) has no logged answer"),
+    "LiteLLM redacted messages": ([{**PAYLOADS[0], "messages": [{"role": "user", "content": "redacted-by-litellm"}]}],
+                                  r"t\.jsonl: line 1: LiteLLM redacted this call's messages"),
+    "LiteLLM failures only": ([PAYLOADS[5]], r"t\.jsonl holds no chat calls to import \(1 failed chat call"),
 }
 
 
@@ -131,8 +170,8 @@ def test_malformed_traffic_is_one_line_and_writes_nothing(kind: str, before: tup
     else:
         path, pattern = tmp_path / "t.jsonl", case[1]
         path.write_text("".join(json.dumps(line) + "\n" for line in case[0]))
-        extra = {"incumbent without answers": ["--incumbent", "gpt-4o"],
-                 "unknown incumbent": ["--incumbent", "nosuch"]}.get(kind, [])
+        extra = {"incumbent without answers": ["--incumbent", "gpt-4o"], "OTel span without an answer": [
+            "--incumbent", "gpt-4o"], "unknown incumbent": ["--incumbent", "nosuch"]}.get(kind, [])
         name = {"a shipped suite's name": "smoke", "a path as the name": "../evil"}.get(kind, name)
     result = run_harness("traffic", "import", str(path), "--name", name, "--db", str(db), *extra,
                          env={"HARNESS_TASKS_DIR": str(tasks)})

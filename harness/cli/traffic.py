@@ -15,7 +15,8 @@ traffic_app = command_group("A team's own traffic (logged requests) as a suite."
 @traffic_app.command("import")
 def traffic_import(
     source: Annotated[Path, typer.Argument(
-        help="JSONL: request/response log lines, a Batch API input file, or plain {messages, ...} lines.")],
+        help="JSONL: request/response log lines, a Batch API input file, plain {messages, ...} lines, an OTLP JSON "
+             "export of OpenTelemetry GenAI spans, or LiteLLM standard logging payloads.")],
     name: Annotated[str, typer.Option("--name", "-n", help="Suite name for this traffic (letters, digits, _ -).")],
     incumbent: Annotated[str | None, typer.Option(
         help="Profile that answered the logged requests: its logged answers become an imported run of it.")] = None,
@@ -45,6 +46,8 @@ def traffic_import(
     unscored = (f"; {outcome.without_expected} request(s) have no answer to compare with and are scored on "
                 "validity alone" if outcome.without_expected else "")
     say(f"{cleaned}{masked}{unscored}")
+    for note in outcome.notes:
+        say(note)
     if outcome.run_id:
         say(f"the logged answers are run {outcome.run_id} of '{incumbent}' (imported) in {database(db)}; "
             f"compare: harness compare -b {incumbent} -c smollm2 --suite {name}")

@@ -9,7 +9,7 @@ the files are taken back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from harness.store import Store
 from harness.store.traffic import record_import
 from harness.traffic.docs import KINDS, to_doc
 from harness.traffic.read import Traffic, read_traffic
-from harness.traffic.records import TrafficProblem, TrafficRecord
+from harness.traffic.records import TrafficProblem
 from harness.traffic.redact import redact_messages
 from harness.traffic.suite_files import imported_suites, remove_suite, suite_paths, write_suite
 
@@ -53,6 +53,7 @@ class ImportOutcome:
     redactions: int
     suite_file: Path
     run_id: str | None = None
+    notes: list[str] = field(default_factory=list)  # what the reader skipped, and why
 
 
 def _check_name(options: ImportOptions) -> None:
@@ -79,8 +80,8 @@ def _redact(traffic: Traffic) -> int:
             choices, more = redact_messages(response["choices"])
             response, found = {**response, "choices": choices}, found + more
         reference, more = redact_messages([record.reference]) if record.reference is not None else ([None], 0)
-        traffic.records[index] = TrafficRecord(record.line, {**record.request, "messages": messages}, response,
-                                               reference[0], record.custom_id, record.at)
+        traffic.records[index] = replace(record, request={**record.request, "messages": messages},
+                                         response=response, reference=reference[0])
         count += found + more
     return count
 
@@ -93,7 +94,7 @@ def _docs(traffic: Traffic, path: Path) -> tuple[dict[str, list[dict[str, Any]]]
             kind, doc = to_doc(record)
             features |= request_from_body(record.request).needs()
         except TrafficProblem as exc:
-            raise HarnessError(f"{path}: line {record.line}: {exc}") from None
+            raise HarnessError(f"{path}: {record.place}: {exc}") from None
         docs[kind].append(doc)
     return docs, features
 
@@ -114,9 +115,9 @@ def import_traffic(options: ImportOptions) -> ImportOutcome:
     traffic = read_traffic(options.path, options.batch_output)
     if options.incumbent is not None:
         load_profile(options.incumbent)
-        unanswered = [r.line for r in traffic.records if r.response is None]
+        unanswered = [r.place for r in traffic.records if r.response is None]
         if unanswered:
-            raise HarnessError(f"{options.path}: line {unanswered[0]} has no logged answer; --incumbent needs "
+            raise HarnessError(f"{options.path}: {unanswered[0]} has no logged answer; --incumbent needs "
                                f"one per request ({len(unanswered)} without)")
     redactions = _redact(traffic) if options.redact else 0
     docs, features = _docs(traffic, options.path)
@@ -144,4 +145,4 @@ def import_traffic(options: ImportOptions) -> ImportOutcome:
         remove_suite(options.name)
         raise
     return ImportOutcome(options.name, traffic.shape, suite.counts, without, traffic.credentials_removed,
-                         redactions, suite.suite_file, run_id)
+                         redactions, suite.suite_file, run_id, traffic.notes)

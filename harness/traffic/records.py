@@ -12,7 +12,12 @@ ROLES = ("system", "user", "assistant", "tool", "developer")
 
 
 class TrafficProblem(ValueError):
-    """What is wrong with one line (the reader adds the file and line number)."""
+    """What is wrong with one line (the reader adds the file and line number); `where` places it
+    inside a line that holds several records (an OTLP span's path)."""
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        super().__init__(message)
+        self.where = where
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,23 @@ class TrafficRecord:
     reference: Any = None  # a gold answer, when the team has one
     custom_id: str | None = None
     at: float | None = None  # when the request was sent (Unix seconds, UTC), when the log says
+    where: str | None = None  # its place inside its line, where a line holds several (an OTLP span's path)
+
+    @property
+    def place(self) -> str:
+        """Where the record is in its file, as an error message names it."""
+        return f"line {self.line}" + (f" ({self.where})" if self.where else "")
+
+
+@dataclass(frozen=True)
+class LoggedCall:
+    """One call as a telemetry line records it, turned into the API's shapes but not yet checked: the
+    chat request body, the chat.completion given (None: none logged), when it was sent."""
+
+    request: Any
+    response: Any = None
+    at: float | None = None
+    where: str | None = None  # as TrafficRecord.where
 
 
 # Fields that change how an answer is delivered, billed or kept, not what it says: not replayed, and
