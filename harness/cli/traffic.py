@@ -45,6 +45,7 @@ def traffic_import(
     unscored = (f"; {outcome.without_expected} request(s) have no answer to compare with and are scored on "
                 "validity alone" if outcome.without_expected else "")
     say(f"{cleaned}{masked}{unscored}")
+    say(outcome.rhythm.line())
     if outcome.run_id:
         say(f"the logged answers are run {outcome.run_id} of '{incumbent}' (imported) in {database(db)}; "
             f"compare: harness compare -b {incumbent} -c smollm2 --suite {name}")
