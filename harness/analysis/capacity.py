@@ -5,8 +5,9 @@ replica whose p95 time to first token and p95 inter-token latency meet the targe
 stay under 1%); its request rate is one replica's capacity; the replicas needed carry the peak rate
 (requests per day / 86,400 x peak factor), and the month costs replicas x hardware $/hour x 730 h.
 API: requests per day x 30.4 days x (input tokens x input price + output tokens x output price), with
-the tokens per request measured on the compared runs. Every assumption is returned as a line, and
-printed wherever a bill is shown.
+the tokens per request measured on the compared runs. The requests per day and the peak factor are
+the team's figures, or its imported traffic's (harness.analysis.sizing), and each bill says which.
+Every assumption is returned as a line, and printed wherever a bill is shown.
 
 What a load test measured is said, not assumed: when its server reported another model than the
 profile being billed asks for (a `--serving` server of something else, or a server answering under
@@ -25,6 +26,7 @@ from typing import Any
 import duckdb
 
 from harness.store.reads import fetch_dicts, latest_profile
+from harness.traffic.rhythm import per_day
 
 HOURS_PER_MONTH = 730.0
 DAYS_PER_MONTH = 30.4
@@ -33,16 +35,29 @@ MAX_LOAD_ERROR_RATE = 0.01
 
 @dataclass(frozen=True)
 class Targets:
-    """What the team needs: its volume and its latency objectives."""
+    """What the team needs: its volume and its latency objectives, and where the volume and the peak
+    came from (harness.analysis.sizing: given, from the traffic, or by default)."""
 
     requests_per_day: float
-    peak_factor: float = 3.0  # peak hour's rate over the day's mean
+    peak_factor: float = 3.0  # the peak rate over the mean (an imported traffic's: its busiest minute's)
     slo_ttft_ms: float = 1000.0  # p95 time to first token
     slo_itl_ms: float = 100.0  # p95 inter-token latency
+    volume_from: str = "given"  # "given", or "from the traffic (import of <date>)"
+    peak_from: str = "given"  # the same, or "by default (<why>)"
 
     @property
     def peak_rps(self) -> float:
         return self.requests_per_day / 86_400 * self.peak_factor
+
+    def volume(self) -> str:
+        return f"{per_day(self.requests_per_day)} requests/day {self.volume_from}"
+
+    def figures(self) -> str:
+        """The volume and the peak, each with its source (said once when they share one)."""
+        peak = f"peak x{self.peak_factor:.4g}"
+        if self.volume_from == self.peak_from:
+            return f"{per_day(self.requests_per_day)} requests/day and {peak} {self.volume_from}"
+        return f"{self.volume()}, {peak} {self.peak_from}"
 
 
 @dataclass
@@ -90,9 +105,8 @@ def self_hosted(side: str, provider: str, load: dict[str, Any], points: list[dic
                 targets: Targets, model: str | None = None) -> Bill:
     """Replicas and the monthly bill from one load test of a server of `model` (the billed profile's)."""
     bill = Bill(side, provider, "self-hosted", None)
-    bill.assumptions.append(f"{targets.requests_per_day:,.0f} requests/day, peak x{targets.peak_factor:g} -> "
-                            f"{targets.peak_rps:.3f} req/s at peak; targets p95 TTFT <= {targets.slo_ttft_ms:g} ms, "
-                            f"p95 inter-token <= {targets.slo_itl_ms:g} ms")
+    bill.assumptions.append(f"{targets.figures()} -> {targets.peak_rps:.3f} req/s at peak; targets p95 TTFT <= "
+                            f"{targets.slo_ttft_ms:g} ms, p95 inter-token <= {targets.slo_itl_ms:g} ms")
     bill.assumptions += load_caveats(load, model)
     point = choose_point(points, targets)
     source = f"load test {load['load_id']} of {load['provider']} ({load['status']}, {load['started_at']:%Y-%m-%d})"
@@ -122,8 +136,7 @@ def api(side: str, provider: str, pricing: dict[str, Any], tokens: tuple[float, 
     return Bill(side, provider, "api", monthly, [
         f"{input_tokens:.0f} input + {output_tokens:.0f} output tokens per request (mean of {measured} generations "
         f"of the compared runs), ${price_in:g} / ${price_out:g} per 1M tokens (as of {pricing.get('as_of')})",
-        f"{targets.requests_per_day:,.0f} requests/day x {DAYS_PER_MONTH:g} days x ${per_request:.6f} = "
-        f"${monthly:,.2f}/month"])
+        f"{targets.volume()} x {DAYS_PER_MONTH:g} days x ${per_request:.6f} = ${monthly:,.2f}/month"])
 
 
 _TOKENS = """

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from harness.analysis import capacity, constraints, failures, features, gaps, guard, judged, stats, whatif
+from harness.analysis.sizing import Sizing, resolve
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE, check_max_error_rate
 from harness.errors import HarnessError, NotComparable
 from harness.store import Store
@@ -44,8 +45,11 @@ class Comparison:
     losses: dict[str, failures.TaskLosses] = field(default_factory=dict)
     # A judge's pairwise verdicts on the same runs, when judged (harness judge pairwise).
     judged: judged.Judged = field(default_factory=judged.Judged)
-    # Monthly bills at the team's traffic (CompareOptions.targets): API prices or self-hosted replicas.
+    # Monthly bills at the team's traffic (CompareOptions.sizing): API prices or self-hosted replicas.
     bills: list[capacity.Bill] = field(default_factory=list)
+    # What the bills were sized at (given figures, or the imported traffic's), and a note on the traffic.
+    targets: capacity.Targets | None = None
+    sizing_note: str | None = None
     # Per side and engine: structured outputs checked against their requests (constraints that failed open).
     constraint_checks: list[constraints.ConstraintCheck] = field(default_factory=list)
     # The candidate with and without constrained decoding, when it has a run of each kind on the suite.
@@ -70,7 +74,8 @@ class CompareOptions:
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
     examples: int = 0  # examples of each failure class to fetch (the report shows them)
     judge: str | None = None  # whose pairwise verdicts to show (default: any judge's latest)
-    targets: capacity.Targets | None = None  # traffic and latency targets: with them, both monthly bills
+    # Volume and latency targets: with them, both monthly bills (a volume not given is the traffic's).
+    sizing: Sizing | None = None
     serving: str | None = None  # the profile whose load tests size the candidate (a server of its model)
 
 
@@ -110,9 +115,10 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
                                    options.judge)
         checked = constraints.checks(con, task_rows, {"baseline": sides[0], "candidate": sides[1]})
         decoding = whatif.what_if(con, task_rows, sides[1], options.margin)
-        bills = [] if options.targets is None else [
+        targets, sized = resolve(con, options.sizing, run_ids) if options.sizing else (None, None)
+        bills = [] if targets is None else [
             capacity.bill_for(con, side, name, [r[f"{side}_run"] for r in task_rows],
-                              options.serving if side == "candidate" else None, options.targets)
+                              options.serving if side == "candidate" else None, targets)
             for side, name in (("baseline", sides[0]), ("candidate", sides[1]))]
     if options.holm:
         task_rows = [r for r in rows if r["task"] != "OVERALL"]
@@ -121,8 +127,8 @@ def compare(db: Path, options: CompareOptions) -> Comparison:
             row["p_holm"] = adjusted[task_rows.index(row)] if row in task_rows else None
     comparison = Comparison(options.baseline, options.candidate, options.suite, options.margin, rows,
                             [m.line() for m in mismatches], capability, needed, *sides, latency_basis=basis,
-                            unsupported=unsupported, losses=lost, judged=preference, bills=bills,
-                            constraint_checks=checked, what_if=decoding)
+                            unsupported=unsupported, losses=lost, judged=preference, bills=bills, targets=targets,
+                            sizing_note=sized, constraint_checks=checked, what_if=decoding)
     by_task: dict[str, list[str]] = {}
     for m in mismatches:
         by_task.setdefault(m.task, []).append(m.kind)

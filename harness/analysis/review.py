@@ -17,17 +17,18 @@ import duckdb
 
 from harness import __version__
 from harness.analysis import gaps, stats
-from harness.analysis.capacity import Targets
 from harness.analysis.compare import CompareOptions, Comparison, compare, latency_notes
 from harness.analysis.drift import timeline
 from harness.analysis.features import feature_status, needed_features
 from harness.analysis.risk import RISK_PARTS, RiskWeights, incumbent_from, parts_from
+from harness.analysis.sizing import Sizing, rhythm_words, token_words
 from harness.config.error_budget import DEFAULT_MAX_ERROR_RATE
 from harness.config.features import FEATURES
 from harness.config.lifecycle import Lifecycle
 from harness.config.openness import DIMENSIONS, Openness
 from harness.store import Store
 from harness.store.reads import fetch_dicts, latest_profile
+from harness.store.traffic import import_tokens, latest_imports
 
 # Each side's tool calls are in `generations` (samples hold only the text of an answer).
 _EXAMPLES = """
@@ -47,12 +48,6 @@ _PROVENANCE = """
            r.lm_eval_version, r.transformers_version, r.torch_version, r.git_sha, r.chat_template, r.dtype,
            r.batch_size, coalesce(r.source, 'live') as source
     from runs r where r.run_id in (select unnest(?)) order by r.provider, r.started_at
-"""
-# What the compared runs' imported traffic suites are made of (the newest import of each).
-_TRAFFIC = """
-    select * from traffic_imports
-    where suite in (select distinct suite from runs where run_id in (select unnest(?)))
-    qualify row_number() over (partition by suite order by imported_at desc) = 1 order by suite
 """
 
 
@@ -103,14 +98,15 @@ class ReportOptions:
     allow_mismatch: bool = False
     examples: int = 3
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
-    targets: Targets | None = None  # traffic and latency targets: the monthly bills beside each verdict
+    # Volume and latency targets (a volume not given is the compared traffic's): the monthly bills.
+    sizing: Sizing | None = None
     serving: str | None = None  # the profile whose load tests size the candidates
 
 
 def build(db: Path, options: ReportOptions) -> ReportData:
     comparisons = [compare(db, CompareOptions(options.baseline, c, options.suite, options.margin,
                                               options.allow_mismatch, max_error_rate=options.max_error_rate,
-                                              examples=min(options.examples, 2), targets=options.targets,
+                                              examples=min(options.examples, 2), sizing=options.sizing,
                                               serving=options.serving))
                    for c in options.candidates]
     with Store(db, wait_s=10.0).connect(read_only=True) as con:
@@ -125,10 +121,20 @@ def build(db: Path, options: ReportOptions) -> ReportData:
             openness=[{"provider": p, **openness[p]} for p in providers],
             capabilities=_capability_matrix(con, providers), needed=needed_features(con, run_ids),
             provenance=fetch_dicts(con.execute(_PROVENANCE, [run_ids])), latencies=_latencies(con, comparisons),
-            traffic=fetch_dicts(con.execute(_TRAFFIC, [run_ids])), drift=timeline(con, providers, options.suite),
+            traffic=_traffic(con, run_ids), drift=timeline(con, providers, options.suite),
             generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         )
     return data
+
+
+def _traffic(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> list[dict[str, Any]]:
+    """What the compared runs' imported traffic suites are made of (the newest import of each), with
+    each one's rhythm and tokens per request in words."""
+    imports = latest_imports(con, run_ids)
+    for row in imports:
+        tokens = token_words(import_tokens(con, row["suite"], row["imported_at"]))
+        row.update(rhythm=rhythm_words(row), tokens=tokens)
+    return imports
 
 
 def _candidate(con: duckdb.DuckDBPyConnection, comparison: Comparison, incumbent: dict[str, Any],

@@ -35,18 +35,31 @@ _TABLE = (
 
 RequestsPerDay = Annotated[float | None, typer.Option(
     help="The team's volume: with it, both monthly bills (API token prices, or self-hosted replicas sized "
-         "from `harness load` tests) are shown beside the verdict.", min=0)]
-PeakFactor = Annotated[float, typer.Option(help="Peak hour's request rate over the day's mean.", min=1)]
+         "from `harness load` tests) are shown beside the verdict [default: the imported traffic's, from "
+         "the times its requests were sent].", min=0)]
+PeakFactor = Annotated[float | None, typer.Option(
+    help="Peak request rate over the mean [default: the imported traffic's busiest minute against its mean "
+         "per minute, else 3].", min=1)]
 SloTtft = Annotated[float, typer.Option(help="Target p95 time to first token (ms), for replica sizing.", min=1)]
 SloItl = Annotated[float, typer.Option(help="Target p95 inter-token latency (ms), for replica sizing.", min=1)]
 ServingOption = Annotated[str | None, typer.Option(
     help="The profile whose load tests size the candidate (a server of its model, e.g. llamacpp for smollm2).")]
 
 
-def _targets(requests_per_day: float | None, peak: float, ttft: float, itl: float) -> Any:
-    from harness.analysis.capacity import Targets
+def _sizing(requests_per_day: float | None, peak: float | None, ttft: float, itl: float) -> Any:
+    """The figures given; those left out are the compared suite's imported traffic's."""
+    from harness.analysis.sizing import Sizing
 
-    return None if requests_per_day is None else Targets(requests_per_day, peak, ttft, itl)
+    return Sizing(requests_per_day, peak, ttft, itl)
+
+
+def _sized(targets: Any) -> dict[str, Any] | None:
+    """What the bills were sized at, and where each figure came from (`--format json`)."""
+    if targets is None:
+        return None
+    return {"requests_per_day": targets.requests_per_day, "requests_per_day_from": targets.volume_from,
+            "peak_factor": targets.peak_factor, "peak_factor_from": targets.peak_from,
+            "slo_ttft_ms": targets.slo_ttft_ms, "slo_itl_ms": targets.slo_itl_ms}
 
 
 def print_bills(bills: list[Any]) -> None:
@@ -76,7 +89,7 @@ def compare_cmd(
         callback=names("judge"),
         help="Show this judge's pairwise verdicts (default: the latest judge's, when the runs were judged).")] = None,
     requests_per_day: RequestsPerDay = None,
-    peak_factor: PeakFactor = 3.0,
+    peak_factor: PeakFactor = None,
     slo_ttft_ms: SloTtft = 1000.0,
     slo_itl_ms: SloItl = 100.0,
     serving: ServingOption = None,
@@ -98,24 +111,13 @@ def compare_cmd(
     result = compare(database(db), CompareOptions(
         baseline=baseline, candidate=candidate, suite=suite, margin=margin, allow_mismatch=allow_mismatch,
         holm=holm, bootstrap_iterations=bootstrap, max_error_rate=max_error_rate, judge=judge,
-        targets=_targets(requests_per_day, peak_factor, slo_ttft_ms, slo_itl_ms), serving=serving,
+        # Bills when asked for: a volume given, or a server to size (then at the traffic's volume).
+        sizing=_sizing(requests_per_day, peak_factor, slo_ttft_ms, slo_itl_ms)
+        if requests_per_day is not None or serving else None, serving=serving,
     ))
     record(database(db), result)
     if output == "json":
-        print_json({
-            "baseline": result.baseline, "candidate": result.candidate, "suite": result.suite,
-            "margin": result.margin, "label": result.label, "mismatches": result.mismatches,
-            "capability_gaps": result.capability_gaps, "latency_basis": result.latency_basis,
-            "unsupported": result.unsupported,
-            "losses": {task: {"discordant": entry.discordant, "classes": entry.classes}
-                       for task, entry in result.losses.items()},
-            "judged": {"rows": result.judged.rows, "calibration": result.judged.calibration,
-                       "rubric": result.judged.rubric},
-            "bills": [vars(bill) for bill in result.bills],
-            "constraints": [check.as_dict() for check in result.constraint_checks],
-            "what_if_decoding": vars(result.what_if) if result.what_if else None,
-            "rows": result.rows,
-        })
+        print_json(_comparison_json(result))
     elif output == "csv":
         columns = list(result.rows[0])
         render(columns, [[_csv_value(r[c]) for c in columns] for r in result.rows], "csv", console)
@@ -125,6 +127,25 @@ def compare_cmd(
     if failing:
         say(f"error: --fail-on {fail_on}: {'; '.join(failing)}", stderr=True)
         sys.exit(1)
+
+
+def _comparison_json(result: Any) -> dict[str, Any]:
+    """Everything `compare --format json` shows."""
+    return {
+        "baseline": result.baseline, "candidate": result.candidate, "suite": result.suite,
+        "margin": result.margin, "label": result.label, "mismatches": result.mismatches,
+        "capability_gaps": result.capability_gaps, "latency_basis": result.latency_basis,
+        "unsupported": result.unsupported,
+        "losses": {task: {"discordant": entry.discordant, "classes": entry.classes}
+                   for task, entry in result.losses.items()},
+        "judged": {"rows": result.judged.rows, "calibration": result.judged.calibration,
+                   "rubric": result.judged.rubric},
+        "sizing": _sized(result.targets), "sizing_note": result.sizing_note,
+        "bills": [vars(bill) for bill in result.bills],
+        "constraints": [check.as_dict() for check in result.constraint_checks],
+        "what_if_decoding": vars(result.what_if) if result.what_if else None,
+        "rows": result.rows,
+    }
 
 
 def _print_comparison(result: Any, baseline: str, candidate: str, margin: float) -> None:
@@ -147,6 +168,8 @@ def _print_comparison(result: Any, baseline: str, candidate: str, margin: float)
         say(f"capability gap: the suite needs {gap['feature']}; {result.candidate_provider} "
             f"{gap['candidate_status']} ({gap['candidate_source']}), {result.baseline_provider} "
             f"{gap['baseline_status']}")
+    if result.sizing_note:
+        say(f"note: sizing: {result.sizing_note}")
     print_bills(result.bills)
     if result.judged.rows:
         _judged_table(result.judged, candidate, baseline)
@@ -301,7 +324,7 @@ def report_cmd(
                                                  "labelled as such.")] = False,
     max_error_rate: MaxErrorRateOption = MAX_ERROR_RATE,
     requests_per_day: RequestsPerDay = None,
-    peak_factor: PeakFactor = 3.0,
+    peak_factor: PeakFactor = None,
     slo_ttft_ms: SloTtft = 1000.0,
     slo_itl_ms: SloItl = 100.0,
     serving: ServingOption = None,
@@ -325,7 +348,7 @@ def report_cmd(
     data = build(database(db), ReportOptions(
         baseline=baseline, candidates=candidate, suite=suite, margin=margin, weights=load_weights(weights),
         allow_mismatch=allow_mismatch, max_error_rate=max_error_rate,
-        targets=_targets(requests_per_day, peak_factor, slo_ttft_ms, slo_itl_ms), serving=serving))
+        sizing=_sizing(requests_per_day, peak_factor, slo_ttft_ms, slo_itl_ms), serving=serving))
     pairs = browse(database(db), baseline, candidate, suite)
     say(plan)
     html, markdown, browser = write(data, output, pairs)

@@ -48,6 +48,7 @@ def traffic_import(
     say(f"{cleaned}{masked}{unscored}")
     for note in outcome.notes:
         say(note)
+    say(outcome.rhythm.line())
     if outcome.run_id:
         say(f"the logged answers are run {outcome.run_id} of '{incumbent}' (imported) in {database(db)}; "
             f"compare: harness compare -b {incumbent} -c smollm2 --suite {name}")

@@ -28,6 +28,7 @@ from harness.traffic.docs import KINDS, to_doc
 from harness.traffic.read import Traffic, read_traffic
 from harness.traffic.records import TrafficProblem
 from harness.traffic.redact import redact_messages
+from harness.traffic.rhythm import Rhythm, rhythm_of, token_spreads
 from harness.traffic.suite_files import imported_suites, remove_suite, suite_paths, write_suite
 
 
@@ -52,6 +53,7 @@ class ImportOutcome:
     credentials_removed: int
     redactions: int
     suite_file: Path
+    rhythm: Rhythm
     run_id: str | None = None
     notes: list[str] = field(default_factory=list)  # what the reader skipped, and why
 
@@ -99,6 +101,16 @@ def _docs(traffic: Traffic, path: Path) -> tuple[dict[str, list[dict[str, Any]]]
     return docs, features
 
 
+def _utc(at: float | None) -> datetime | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).replace(tzinfo=None)
+
+
+def _rhythm_columns(rhythm: Rhythm) -> dict[str, Any]:
+    return {"n_timed": rhythm.n_timed, "first_at": _utc(rhythm.first_at), "last_at": _utc(rhythm.last_at),
+            "requests_per_day": rhythm.requests_per_day, "busiest_minute": rhythm.busiest_minute,
+            "peak_factor": rhythm.peak_factor, "rhythm_note": rhythm.note}
+
+
 def _imported_run(profile: str, suite: str, db: Path) -> str:
     from harness.run.runner import EvalOptions, run_eval
 
@@ -129,6 +141,7 @@ def import_traffic(options: ImportOptions) -> ImportOutcome:
     note = (f"{len(traffic.records)} requests from {options.path.name} ({traffic.shape} lines, sha256 "
             f"{file_sha256(options.path)[:16]}), imported {datetime.now(UTC):%Y-%m-%d}"
             + (", personal data masked" if options.redact else ""))
+    rhythm = rhythm_of([record.at for record in traffic.records])
     suite = write_suite(options.name, docs, sorted(features), options.max_tokens, note)
     run_id = None
     try:
@@ -140,9 +153,10 @@ def import_traffic(options: ImportOptions) -> ImportOutcome:
             "n_requests": len(traffic.records), **{f"n_{kind}": suite.counts.get(kind, 0) for kind in KINDS},
             "n_without_expected": without, "credentials_removed": traffic.credentials_removed,
             "redacted": options.redact, "redactions": redactions, "incumbent": options.incumbent, "run_id": run_id,
-        })
+            **_rhythm_columns(rhythm),
+        }, token_spreads(traffic.records))
     except BaseException:
         remove_suite(options.name)
         raise
     return ImportOutcome(options.name, traffic.shape, suite.counts, without, traffic.credentials_removed,
-                         redactions, suite.suite_file, run_id, traffic.notes)
+                         redactions, suite.suite_file, rhythm, run_id, traffic.notes)

@@ -32,6 +32,7 @@ from harness.store.migrations import (
     m0014_gap_tests,
     m0015_constraints,
     m0016_request_fields,
+    m0017_traffic_rhythm,
 )
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -53,6 +54,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0014_gap_tests", m0014_gap_tests.apply),
     ("0015_constraints", m0015_constraints.apply),
     ("0016_request_fields", m0016_request_fields.apply),
+    ("0017_traffic_rhythm", m0017_traffic_rhythm.apply),
 ]
 
 
