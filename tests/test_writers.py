@@ -84,6 +84,12 @@ def test_report_refuses_a_twin_it_did_not_write(fake_runs: dict[str, Path], tmp_
     before = _snapshot(tmp_path)
     line = _refused(_report(fake_runs["db"], tmp_path / "page.md"), page, tmp_path, before)
     assert "the HTML twin of page.md" in line
+    # And the sample browser beside them: a hand-made x.pairs.html is kept too.
+    browser = tmp_path / "other.pairs.html"
+    browser.write_text("<html>my own notes</html>")
+    before = _snapshot(tmp_path)
+    line = _refused(_report(fake_runs["db"], tmp_path / "other.html"), browser, tmp_path, before)
+    assert "the sample browser of other.html" in line
 
 
 def test_report_refuses_a_directory_even_forced(fake_runs: dict[str, Path], tmp_path: Path) -> None:
@@ -97,14 +103,16 @@ def test_report_refuses_a_directory_even_forced(fake_runs: dict[str, Path], tmp_
 
 def test_report_rewrites_its_own_pair_and_says_so_first(fake_runs: dict[str, Path], tmp_path: Path) -> None:
     first = _report(fake_runs["db"], tmp_path / "review.html")
-    html, md = tmp_path / "review.html", tmp_path / "review.md"
-    assert first.stdout.splitlines()[0] == f"writing {html} and its Markdown twin {md}"
-    assert md.read_text().startswith("<!-- generator: lockin-harness ")
+    html, md, pairs = tmp_path / "review.html", tmp_path / "review.md", tmp_path / "review.pairs.html"
+    assert first.stdout.splitlines()[0] == f"writing {html}, its Markdown twin {md} and the sample browser {pairs}"
+    assert md.read_text().startswith("<!-- generator: lockin-harness ") and written_by_harness(pairs)
     again = _report(fake_runs["db"], md)  # named by its Markdown half this time
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines()[0] == (
-        f"writing {md} (replacing an earlier one) and its HTML twin {html} (replacing an earlier one)")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["review.html", "review.md"]  # no temporary left
+        f"writing {md} (replacing an earlier one), its HTML twin {html} (replacing an earlier one) and the "
+        f"sample browser {pairs} (replacing an earlier one)")
+    # No temporary left.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["review.html", "review.md", "review.pairs.html"]
     # A pair written before the generator mark existed is still known as a report.
     for path in (html, md):
         path.write_text("".join(line for line in path.read_text().splitlines(keepends=True)
