@@ -11,9 +11,12 @@ import typer
 
 from harness.cli.common import (
     MAX_ERROR_RATE,
+    BaselineOption,
+    CandidatesOption,
     DbOption,
     FormatOption,
     MaxErrorRateOption,
+    SuiteFilterOption,
     console,
     database,
     names,
@@ -309,12 +312,9 @@ def risk_cmd(
 
 
 def report_cmd(
-    baseline: Annotated[str, typer.Option("--baseline", "-b", callback=names("baseline"),
-        help="Incumbent: a provider name or a run id.")],
-    candidate: Annotated[list[str], typer.Option("--candidate", "-c", callback=names("candidate"),
-        help="A candidate (repeat for several).")],
-    suite: Annotated[str | None, typer.Option("--suite", "-s", callback=names("suite"),
-        help="Only runs of this suite.")] = None,
+    baseline: BaselineOption,
+    candidate: CandidatesOption,
+    suite: SuiteFilterOption = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file (or x.md); the other twin goes beside "
                                          "it. Only an earlier report there is replaced.")]
     = Path("runs/report.html"),

@@ -7,16 +7,13 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.common import DbOption, database, names, say
+from harness.cli.common import BaselineOption, CandidatesOption, DbOption, SuiteFilterOption, database, say
 
 
 def browse_cmd(
-    baseline: Annotated[str, typer.Option("--baseline", "-b", callback=names("baseline"),
-        help="Incumbent: a provider name or a run id.")],
-    candidate: Annotated[list[str], typer.Option("--candidate", "-c", callback=names("candidate"),
-        help="A candidate (repeat for several).")],
-    suite: Annotated[str | None, typer.Option("--suite", "-s", callback=names("suite"),
-        help="Only runs of this suite.")] = None,
+    baseline: BaselineOption,
+    candidate: CandidatesOption,
+    suite: SuiteFilterOption = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="The page to write. Only an earlier page the "
                                          "harness wrote is replaced.")] = Path("runs/pairs.html"),
     force: Annotated[bool, typer.Option(help="Overwrite a file at -o that the harness did not write.")] = False,

@@ -62,3 +62,12 @@ def names(kind: str) -> Callable[[Any], Any]:
         return value
 
     return check
+
+
+# The sides of a comparison, as `report` and `browse` name them.
+BaselineOption = Annotated[str, typer.Option("--baseline", "-b", callback=names("baseline"),
+                                             help="Incumbent: a provider name or a run id.")]
+CandidatesOption = Annotated[list[str], typer.Option("--candidate", "-c", callback=names("candidate"),
+                                                     help="A candidate (repeat for several).")]
+SuiteFilterOption = Annotated[str | None, typer.Option("--suite", "-s", callback=names("suite"),
+                                                       help="Only runs of this suite.")]
