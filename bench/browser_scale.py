@@ -32,10 +32,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from bench.chromium import chrome
+from bench.result_files import write_results
 from harness.analysis.pairs import OUTCOMES, Browse, Pair
 from harness.report.browser import render_browser
 
-RESULTS = Path(__file__).parent / "results"
 TASKS = [f"support_{name}" for name in ("billing", "returns", "shipping", "login", "tools", "json", "tone", "misc")]
 CLASSES = ("wrong", "wrong_tool", "schema_violation", "truncated", "refusal", "empty", "no_answer")
 SYSTEM = ("You are the support assistant of an online shop. Answer briefly and politely, cite the order number "
@@ -165,9 +165,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     report = run(args.pairs, args.rounds)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "browser_scale.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    (RESULTS / "browser_scale.md").write_text(markdown(report), encoding="utf-8")
+    write_results("browser_scale", report, markdown(report))
     print(markdown(report))
 
 

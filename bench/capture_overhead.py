@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import signal
@@ -31,8 +30,8 @@ from typing import Any
 import aiohttp
 
 from bench import delay_server
+from bench.result_files import write_results
 
-RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = {1: 300, 32: 3200}  # concurrency -> requests per run
 
@@ -129,9 +128,7 @@ def main() -> None:
     parser.add_argument("--sample", type=float, default=1.0, help="capture's --sample (1: write every exchange)")
     args = parser.parse_args()
     report = measure(args.delay_ms, args.rounds, args.sample)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "capture_overhead.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    (RESULTS / "capture_overhead.md").write_text(markdown(report), encoding="utf-8")
+    write_results("capture_overhead", report, markdown(report))
     print(markdown(report))
 
 

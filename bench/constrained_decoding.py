@@ -33,6 +33,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, LogitsProcessor
 
 from bench.grammar_engines import ENGINES, Engine, Matcher
+from bench.result_files import write_results
 from bench.schema_set import schema_set
 from harness.config.profiles import load_profile
 from harness.providers.hf.weights import resolve_weights
@@ -255,10 +256,8 @@ def main() -> None:
         "coverage": {k: {x: y for x, y in v.items() if x != "tokens"} for k, v in coverage.items()},
         "overhead": {f"{e.name} {e.version}": overhead[e.name] for e in engines},
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "constrained_decoding.json").write_text(json.dumps(report, indent=1) + "\n")
     text = _markdown(report)
-    (RESULTS / "constrained_decoding.md").write_text(text)
+    write_results("constrained_decoding", report, text)
     print(text)
 
 
